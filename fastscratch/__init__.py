@@ -1,0 +1,18 @@
+"""fastscratch: the book *Deep Learning from Scratch*'s ``common`` API on fused Numba kernels.
+
+A book script runs by changing ``common.`` to ``fastscratch.`` and ``dataset.mnist`` to
+``fastscratch.dataset.mnist``.
+"""
+from .backend import current_backend, use_backend
+from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss
+from .multi_layer_net import MultiLayerNet
+from .multi_layer_net_extend import MultiLayerNetExtend
+from .optimizer import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
+from .threads import get_num_threads, set_num_threads
+
+__version__ = "0.1.0"
+
+__all__ = ["Affine", "BatchNormalization", "Dropout", "Relu", "Sigmoid", "SoftmaxWithLoss",
+           "MultiLayerNet", "MultiLayerNetExtend", "SGD", "Momentum", "Nesterov", "AdaGrad",
+           "RMSprop", "Adam", "use_backend", "current_backend", "set_num_threads",
+           "get_num_threads"]

@@ -1,0 +1,50 @@
+"""The one Numba policy every fastscratch kernel is compiled with.
+
+``@kernel`` compiles a function twice from the same source: a serial twin (``prange`` acts as
+``range``) and a parallel twin.  Calls go to the parallel twin only when the first argument has at
+least ``parallel_min`` elements: below that, thread start-up costs more than it saves.
+"""
+import types
+
+import numba
+
+# error_model="numpy": division by zero gives inf/nan as NumPy does (and lets loops vectorize).
+# No fastmath: NaN and Inf must propagate exactly as in the NumPy reference.
+POLICY = dict(cache=True, nogil=True, error_model="numpy")
+
+# Elements below which the serial twin wins (measured with bench/bench_kernels.py, 2 threads).
+PARALLEL_MIN = 1 << 18
+
+
+def _renamed(fn, suffix):
+    """A copy of ``fn`` with its own qualname, so the two twins get separate cache files."""
+    twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + suffix,
+                              fn.__defaults__, fn.__closure__)
+    twin.__qualname__ = fn.__qualname__ + suffix
+    twin.__module__ = fn.__module__
+    twin.__doc__ = fn.__doc__
+    return twin
+
+
+def kernel(fn=None, *, parallel=True, parallel_min=PARALLEL_MIN):
+    """Compile ``fn`` under POLICY; with ``parallel`` also a parallel twin chosen by size."""
+    if fn is None:
+        return lambda f: kernel(f, parallel=parallel, parallel_min=parallel_min)
+    serial = numba.njit(**POLICY)(fn)
+    if not parallel:
+        serial.serial = serial.parallel = serial
+        return serial
+    par = numba.njit(parallel=True, **POLICY)(_renamed(fn, "__parallel"))
+
+    def dispatch(first, *rest):
+        if first.size >= parallel_min:
+            return par(first, *rest)
+        return serial(first, *rest)
+
+    dispatch.__name__ = fn.__name__
+    dispatch.__qualname__ = fn.__qualname__
+    dispatch.__doc__ = fn.__doc__
+    dispatch.__module__ = fn.__module__
+    dispatch.serial = serial
+    dispatch.parallel = par
+    return dispatch

@@ -1,0 +1,39 @@
+"""The book's MultiLayerNet (common/multi_layer_net.py) on fused kernels."""
+from ._net import LayeredNet
+
+
+class MultiLayerNet(LayeredNet):
+    """Fully connected net: (Affine, activation) x len(hidden_size_list), Affine, SoftmaxWithLoss.
+
+    Parameters are ``params['W1'], params['b1'], ...``; ``dtype`` (float64 by default, or
+    float32) is the dtype of every parameter and activation; ``seed``/``rng`` draw the initial
+    weights from their own generator instead of NumPy's global one.
+    """
+
+    def __init__(self, input_size, hidden_size_list, output_size, activation="relu",
+                 weight_init_std="relu", weight_decay_lambda=0, *, dtype="float64", seed=None,
+                 rng=None):
+        self._build(input_size, hidden_size_list, output_size, activation, weight_init_std,
+                    weight_decay_lambda, dtype, seed, rng)
+
+    def predict(self, x):
+        """Scores (N, output_size) for x (N, input_size)."""
+        return self._forward(x, False)
+
+    def loss(self, x, t):
+        """Cross-entropy of the scores against t plus 0.5 * lambda * sum of squared weights."""
+        return self._loss(x, t, False)
+
+    def accuracy(self, x, t, batch_size=None):
+        """Fraction classified correctly; ``batch_size`` bounds the rows held at once."""
+        return self._accuracy(x, t, batch_size)
+
+    def numerical_gradient(self, x, t):
+        """grads by central differences of ``loss`` (slow; for checking ``gradient``)."""
+        return self._numerical(lambda W: self.loss(x, t))
+
+    def gradient(self, x, t):
+        """grads dict ('W1', 'b1', ...) of ``loss`` by backpropagation."""
+        self._loss(x, t, False)
+        self._backward()
+        return self._grads()

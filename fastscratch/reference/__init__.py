@@ -1,0 +1,8 @@
+"""Plain NumPy twins of ``fastscratch.kernels``: same names, same signatures, same results.
+
+Written for clarity from the book's formulas; the oracle for tests and the baseline for
+benchmarks. Each twin writes its outputs in place, as the kernel does.
+"""
+from . import activation, affine, batchnorm, dropout, optim, softmax_ce
+
+MODULES = (activation, affine, softmax_ce, batchnorm, optim, dropout)

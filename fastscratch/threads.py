@@ -1,0 +1,24 @@
+"""One thread count for both Numba's kernels and the BLAS behind the matrix products."""
+import numba
+from threadpoolctl import threadpool_limits
+
+_blas_limit = None
+
+
+def set_num_threads(n):
+    """Use ``n`` threads in Numba's parallel kernels and in every loaded BLAS (NumPy's, SciPy's).
+
+    Numba and BLAS never run at the same time within a step, so sharing the cores is safe.
+    """
+    global _blas_limit
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    n_numba = min(n, numba.config.NUMBA_NUM_THREADS)
+    numba.set_num_threads(n_numba)
+    _blas_limit = threadpool_limits(limits=n, user_api="blas")
+    return n_numba
+
+
+def get_num_threads():
+    """The number of threads Numba's parallel kernels use now."""
+    return numba.get_num_threads()
