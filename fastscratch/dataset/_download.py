@@ -60,7 +60,7 @@ def atomic_write(dest: Path, write: Callable, check: Callable | None = None) -> 
 def _progress_bar(total: int | None, desc: str, enabled: bool):
     if enabled:
         try:
-            from tqdm.auto import tqdm
+            from tqdm import tqdm
         except Exception:  # tqdm missing or broken: no bar
             pass
         else:

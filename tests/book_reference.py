@@ -1,0 +1,180 @@
+"""A compact transcription of the book's NumPy code (common/layers.py, optimizer.py,
+multi_layer_net_extend.py), used only as the oracle for drop-in equality tests."""
+from collections import OrderedDict
+
+import numpy as np
+
+
+def softmax(x):
+    x = x - np.max(x, axis=-1, keepdims=True)
+    return np.exp(x) / np.sum(np.exp(x), axis=-1, keepdims=True)
+
+
+def cross_entropy_error(y, t):
+    if t.size == y.size:
+        t = t.argmax(axis=1)
+    return -np.sum(np.log(y[np.arange(y.shape[0]), t] + 1e-7)) / y.shape[0]
+
+
+class Relu:
+    def forward(self, x):
+        self.mask = x <= 0
+        out = x.copy()
+        out[self.mask] = 0
+        return out
+
+    def backward(self, dout):
+        dout[self.mask] = 0
+        return dout
+
+
+class Sigmoid:
+    def forward(self, x):
+        self.out = 1 / (1 + np.exp(-x))
+        return self.out
+
+    def backward(self, dout):
+        return dout * (1.0 - self.out) * self.out
+
+
+class Affine:
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+
+    def forward(self, x):
+        self.x = x
+        return np.dot(x, self.W) + self.b
+
+    def backward(self, dout):
+        self.dW = np.dot(self.x.T, dout)
+        self.db = np.sum(dout, axis=0)
+        return np.dot(dout, self.W.T)
+
+
+class SoftmaxWithLoss:
+    def forward(self, x, t):
+        self.t, self.y = t, softmax(x)
+        return cross_entropy_error(self.y, t)
+
+    def backward(self, dout=1):
+        n = self.t.shape[0]
+        if self.t.size == self.y.size:
+            return (self.y - self.t) / n
+        dx = self.y.copy()
+        dx[np.arange(n), self.t] -= 1
+        return dx / n
+
+
+class Dropout:
+    def __init__(self, ratio):
+        self.ratio = ratio
+
+    def forward(self, x, train_flg=True):
+        if train_flg:
+            self.mask = np.random.rand(*x.shape) > self.ratio
+            return x * self.mask
+        return x * (1.0 - self.ratio)
+
+    def backward(self, dout):
+        return dout * self.mask
+
+
+class BatchNormalization:
+    def __init__(self, gamma, beta, momentum=0.9):
+        self.gamma, self.beta, self.momentum = gamma, beta, momentum
+        self.running_mean = self.running_var = None
+
+    def forward(self, x, train_flg=True):
+        if self.running_mean is None:
+            self.running_mean, self.running_var = np.zeros(x.shape[1]), np.zeros(x.shape[1])
+        if train_flg:
+            mu = x.mean(axis=0)
+            xc = x - mu
+            var = np.mean(xc ** 2, axis=0)
+            std = np.sqrt(var + 10e-7)
+            xn = xc / std
+            self.batch_size, self.xc, self.xn, self.std = x.shape[0], xc, xn, std
+            self.running_mean = self.momentum * self.running_mean + (1 - self.momentum) * mu
+            self.running_var = self.momentum * self.running_var + (1 - self.momentum) * var
+        else:
+            xn = (x - self.running_mean) / np.sqrt(self.running_var + 10e-7)
+        return self.gamma * xn + self.beta
+
+    def backward(self, dout):
+        self.dbeta = dout.sum(axis=0)
+        self.dgamma = np.sum(self.xn * dout, axis=0)
+        dxn = self.gamma * dout
+        dxc = dxn / self.std
+        dstd = -np.sum((dxn * self.xc) / (self.std * self.std), axis=0)
+        dvar = 0.5 * dstd / self.std
+        dxc += (2.0 / self.batch_size) * self.xc * dvar
+        dmu = np.sum(dxc, axis=0)
+        return dxc - dmu / self.batch_size
+
+
+class Net:
+    """MultiLayerNetExtend with 'relu'/'sigmoid' activations and He/Xavier init."""
+
+    def __init__(self, input_size, hidden, output_size, activation="relu",
+                 weight_decay_lambda=0, use_dropout=False, dropout_ration=0.5,
+                 use_batchnorm=False):
+        self.lam, self.params, sizes = weight_decay_lambda, {}, [input_size] + hidden + [output_size]
+        for i in range(1, len(sizes)):
+            scale = np.sqrt((2.0 if activation == "relu" else 1.0) / sizes[i - 1])
+            self.params["W%d" % i] = scale * np.random.randn(sizes[i - 1], sizes[i])
+            self.params["b%d" % i] = np.zeros(sizes[i])
+        self.layers, self.n = OrderedDict(), len(hidden)
+        for i in range(1, self.n + 1):
+            self.layers["Affine%d" % i] = Affine(self.params["W%d" % i], self.params["b%d" % i])
+            if use_batchnorm:
+                self.params["gamma%d" % i] = np.ones(hidden[i - 1])
+                self.params["beta%d" % i] = np.zeros(hidden[i - 1])
+                self.layers["BatchNorm%d" % i] = BatchNormalization(self.params["gamma%d" % i],
+                                                                    self.params["beta%d" % i])
+            self.layers["Activation_function%d" % i] = Relu() if activation == "relu" else Sigmoid()
+            if use_dropout:
+                self.layers["Dropout%d" % i] = Dropout(dropout_ration)
+        i = self.n + 1
+        self.layers["Affine%d" % i] = Affine(self.params["W%d" % i], self.params["b%d" % i])
+        self.last_layer = SoftmaxWithLoss()
+
+    def predict(self, x, train_flg=False):
+        for key, layer in self.layers.items():
+            x = layer.forward(x, train_flg) if ("Dropout" in key or "BatchNorm" in key) \
+                else layer.forward(x)
+        return x
+
+    def loss(self, x, t, train_flg=False):
+        decay = sum(0.5 * self.lam * np.sum(self.params["W%d" % i] ** 2)
+                    for i in range(1, self.n + 2))
+        return self.last_layer.forward(self.predict(x, train_flg), t) + decay
+
+    def gradient(self, x, t):
+        self.loss(x, t, train_flg=True)
+        dout = self.last_layer.backward(1)
+        for layer in reversed(list(self.layers.values())):
+            dout = layer.backward(dout)
+        grads = {}
+        for i in range(1, self.n + 2):
+            a = self.layers["Affine%d" % i]
+            grads["W%d" % i], grads["b%d" % i] = a.dW + self.lam * a.W, a.db
+            if "BatchNorm%d" % i in self.layers:
+                bn = self.layers["BatchNorm%d" % i]
+                grads["gamma%d" % i], grads["beta%d" % i] = bn.dgamma, bn.dbeta
+        return grads
+
+
+class Adam:
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
+        self.lr, self.beta1, self.beta2, self.iter, self.m, self.v = lr, beta1, beta2, 0, None, None
+
+    def update(self, params, grads):
+        if self.m is None:
+            self.m = {k: np.zeros_like(v) for k, v in params.items()}
+            self.v = {k: np.zeros_like(v) for k, v in params.items()}
+        self.iter += 1
+        lr_t = self.lr * np.sqrt(1.0 - self.beta2 ** self.iter) / (1.0 - self.beta1 ** self.iter)
+        for k in params:
+            self.m[k] += (1 - self.beta1) * (grads[k] - self.m[k])
+            self.v[k] += (1 - self.beta2) * (grads[k] ** 2 - self.v[k])
+            params[k] -= lr_t * self.m[k] / (np.sqrt(self.v[k]) + 1e-7)

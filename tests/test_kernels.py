@@ -1,0 +1,219 @@
+"""Every Numba kernel (serial and parallel twin) against its NumPy reference twin.
+
+Each case builds a kernel's arguments; the kernel and its twin run on separate copies, and every
+array argument (outputs and in-place state) and the return value must agree.
+
+Tolerances: float64 to rtol 1e-12 (the two differ only in the order of a few roundings, and for
+batch norm's backward by an algebraically equal but shorter formula). float32 to rtol 1e-5 with
+an absolute floor of 1e-5 times the output's scale: float32 carries 2^-24 ~ 6e-8 relative error
+per operation, and the sums here (up to 1000 terms) and the two formula orders accumulate at most
+a few hundred such roundings.
+"""
+import inspect
+
+import numpy as np
+import pytest
+
+from fastscratch import kernels, reference
+from fastscratch._codes import NONE, RELU, SIGMOID
+from fastscratch._jit import kernel
+from numba import prange
+
+ACTS = [NONE, RELU, SIGMOID]
+SHAPES = [(1, 1), (1, 10), (7, 13), (100, 100), (100, 10), (1000, 1024)]
+FLAT = [1, 17, 10_000, 300_001]
+
+
+def _op(name):
+    for module in kernels.MODULES:
+        if name in module.__all__:
+            return getattr(module, name)
+    raise KeyError(name)
+
+
+def _ref(name):
+    for module in reference.MODULES:
+        if name in module.__all__:
+            return getattr(module, name)
+    raise KeyError(name)
+
+
+def _case(name, dtype, shape, rng, act=NONE):
+    """Arguments for one call of op ``name``."""
+    n, m = shape if isinstance(shape, tuple) else (1, shape)
+    r = lambda *s: rng.standard_normal(s).astype(dtype)
+    e = lambda *s: np.full(s, np.nan, dtype=dtype)  # outputs start as NaN: all must be written
+    if name == "bias_act":
+        return [r(n, m), r(m), act, e(n, m)]
+    if name == "act_backward_colsum":
+        y = r(n, m)
+        if act == SIGMOID:
+            y = 1 / (1 + np.exp(-y))
+        elif act == RELU:
+            y = np.maximum(y, 0)
+        return [r(n, m), y.astype(dtype), act, e(n, m), e(m)]
+    if name == "act_forward":
+        return [r(n * m), act, e(n * m)]
+    if name == "act_backward":
+        return [r(n * m), np.abs(r(n * m)) / 2, act, e(n * m)]
+    if name in ("softmax_ce_forward", "softmax_ce_backward"):
+        t = rng.integers(0, m, n)
+        if name == "softmax_ce_forward":
+            return [r(n, m) * 10, t, e(n, m)]
+        y = np.abs(r(n, m))
+        return [y / y.sum(1, keepdims=True), t, dtype(0.7), e(n, m)]
+    if name in ("softmax_ce_forward_dense", "softmax_ce_backward_dense"):
+        t = np.eye(m, dtype=dtype)[rng.integers(0, m, n)]
+        if name == "softmax_ce_forward_dense":
+            return [r(n, m) * 10, t, e(n, m)]
+        y = np.abs(r(n, m))
+        return [y / y.sum(1, keepdims=True), t, dtype(1.0), e(n, m)]
+    if name == "bn_forward_train":
+        return [r(n, m) * 3 + 1, r(m), r(m), 0.9, r(m), np.abs(r(m)), act, e(n, m), e(m),
+                e(n, m)]
+    if name == "bn_forward_eval":
+        return [r(n, m), r(m), r(m), r(m), np.abs(r(m)), act, e(n, m)]
+    if name == "bn_backward":
+        x = r(n, m)
+        mu, sd = x.mean(0), np.sqrt(x.var(0) + 10e-7)
+        xn = ((x - mu) / sd).astype(dtype)
+        return [r(n, m), np.abs(r(n, m)), act, xn, sd.astype(dtype), r(m), e(n, m), e(m), e(m)]
+    if name == "dropout_forward":
+        k = n * m
+        return [r(k), rng.random(k), 0.3, np.zeros(k, bool), e(k)]
+    if name == "dropout_backward":
+        k = n * m
+        return [r(k), rng.random(k) > 0.5, e(k)]
+    k = n * m
+    p, g = r(k), r(k)
+    c = lambda v: dtype(v)
+    if name == "sgd":
+        return [p, g, c(0.01)]
+    if name in ("momentum", "nesterov"):
+        return [p, g, r(k), c(0.01), c(0.9)]
+    if name == "adagrad":
+        return [p, g, np.abs(r(k)), c(0.01), c(1e-7)]
+    if name == "rmsprop":
+        return [p, g, np.abs(r(k)), c(0.01), c(0.99), c(1e-7)]
+    if name == "adam":
+        return [p, g, r(k), np.abs(r(k)), c(0.001), c(0.9), c(0.999), c(1e-7)]
+    if name == "weight_decay_grad":
+        return [r(k), c(0.1), r(k), e(k)]
+    if name == "sum_squares":
+        return [r(k)]
+    raise KeyError(name)
+
+
+MATRIX_OPS = ["bias_act", "act_backward_colsum", "bn_forward_train", "bn_forward_eval",
+              "bn_backward"]
+SOFTMAX_OPS = ["softmax_ce_forward", "softmax_ce_backward", "softmax_ce_forward_dense",
+               "softmax_ce_backward_dense"]
+FLAT_OPS = ["act_forward", "act_backward", "dropout_forward", "dropout_backward", "sgd",
+            "momentum", "nesterov", "adagrad", "rmsprop", "adam", "weight_decay_grad",
+            "sum_squares"]
+ACT_OPS = {"bias_act", "act_backward_colsum", "bn_forward_train", "bn_forward_eval",
+           "bn_backward", "act_forward", "act_backward"}
+
+
+def _compare(name, args, twin, dtype):
+    ref_args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    got_args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    want = _ref(name)(*ref_args)
+    got = getattr(_op(name), twin)(*got_args)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    for i, (w, g) in enumerate(zip(ref_args, got_args)):
+        if isinstance(w, np.ndarray):
+            assert g.dtype == w.dtype
+            assert not np.isnan(g).any() or np.isnan(w).any(), f"{name}: argument {i} unwritten"
+            scale = float(np.max(np.abs(w))) if w.size and w.dtype != bool else 1.0
+            np.testing.assert_allclose(g, w, rtol=rtol, atol=rtol * scale,
+                                       err_msg=f"{name} ({twin}) argument {i}")
+    if want is not None:
+        # the loss is a mean of log(y + 1e-7): float32 rounds y + 1e-7 to within 2^-23 absolute
+        atol = 0 if dtype == np.float64 else 1e-6
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, err_msg=f"{name} result")
+
+
+@pytest.mark.parametrize("twin", ["serial", "parallel"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("name", MATRIX_OPS + SOFTMAX_OPS)
+def test_matrix_kernels_match_reference(name, shape, dtype, twin, rng):
+    acts = ACTS if name in ACT_OPS else [NONE]
+    if name in SOFTMAX_OPS and shape[1] > 100:
+        shape = (shape[0], 10)
+    for act in acts:
+        _compare(name, _case(name, dtype, shape, rng, act), twin, dtype)
+
+
+@pytest.mark.parametrize("twin", ["serial", "parallel"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("size", FLAT)
+@pytest.mark.parametrize("name", FLAT_OPS)
+def test_flat_kernels_match_reference(name, size, dtype, twin, rng):
+    acts = ACTS[1:] if name in ACT_OPS else [NONE]
+    for act in acts:
+        _compare(name, _case(name, dtype, size, rng, act), twin, dtype)
+
+
+def test_every_kernel_has_a_twin_with_the_same_signature():
+    assert [m.__name__.rsplit(".", 1)[1] for m in kernels.MODULES] == \
+           [m.__name__.rsplit(".", 1)[1] for m in reference.MODULES]
+    for km, rm in zip(kernels.MODULES, reference.MODULES):
+        assert km.__all__ == rm.__all__
+        for name in km.__all__:
+            k = getattr(km, name)
+            ks = inspect.signature(k.serial.py_func)
+            assert ks == inspect.signature(getattr(rm, name)), name
+            assert k.__doc__ and getattr(rm, name).__doc__, name
+
+
+def _double(a):
+    for i in prange(a.size):
+        a[i] *= 2
+
+
+def test_dispatch_picks_the_twin_by_size():
+    """Below parallel_min the serial twin runs, at or above it the parallel one; same result."""
+    k = kernel(_double, parallel_min=100)
+    small, big = np.ones(10), np.ones(100)
+    k(small)
+    assert k.serial.signatures and not k.parallel.signatures
+    k(big)
+    assert k.parallel.signatures
+    assert k.parallel.py_func.__qualname__ == k.serial.py_func.__qualname__ + "__parallel"
+    np.testing.assert_array_equal(small, 2.0)
+    np.testing.assert_array_equal(big, 2.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_softmax_ce_is_stable_for_huge_logits(dtype):
+    x = np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, -1e4]], dtype=dtype)
+    y = np.empty_like(x)
+    loss = kernels.softmax_ce.softmax_ce_forward(x, np.array([1, 2]), y)
+    assert np.isfinite(loss) and np.isfinite(y).all()
+    np.testing.assert_allclose(y, [[1, 0, 0], [1 / 3, 1 / 3, 1 / 3]], rtol=1e-6)
+    # -log(0 + 1e-7) for the first row, -log(1/3 + 1e-7) for the second, as the book computes
+    np.testing.assert_allclose(loss, (-np.log(1e-7) - np.log(1 / 3 + 1e-7)) / 2, rtol=1e-5)
+
+
+def test_relu_keeps_nan_like_the_book():
+    z = np.array([[np.nan, -1.0, 2.0]])
+    out = np.empty_like(z)
+    kernels.affine.bias_act(z, np.zeros(3), RELU, out)
+    assert np.isnan(out[0, 0]) and out[0, 1] == 0 and out[0, 2] == 2
+
+
+def test_kernel_results_do_not_depend_on_thread_count():
+    import numba
+    rng = np.random.default_rng(1)
+    dout, y = rng.standard_normal((1000, 1024)), rng.random((1000, 1024))
+    results = []
+    for n in (1, numba.config.NUMBA_NUM_THREADS):
+        numba.set_num_threads(n)
+        dz, db = np.empty_like(dout), np.empty(1024)
+        kernels.affine.act_backward_colsum.parallel(dout, y, RELU, dz, db)
+        results.append((dz, db))
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
