@@ -16,6 +16,11 @@ POLICY = dict(cache=True, nogil=True, error_model="numpy")
 PARALLEL_MIN = 1 << 18
 
 
+def inline(fn):
+    """A helper for kernels, inlined into each kernel that calls it (not called from Python)."""
+    return numba.njit(inline="always", **POLICY)(fn)
+
+
 def _renamed(fn, suffix):
     """A copy of ``fn`` with its own qualname, so the two twins get separate cache files."""
     twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + suffix,

@@ -8,17 +8,15 @@ __all__ = ["dropout_forward", "dropout_backward"]
 
 @kernel
 def dropout_forward(x, u, ratio, mask, out):
-    """mask = u > ratio and out = x * mask; x, u, mask (bool), out all of one shape, flat (K,)."""
-    zero = out.dtype.type(0.0)
+    """mask = u > ratio and out = x * mask; x, u, mask (bool), out all flat (K,)."""
     for i in prange(x.size):
         keep = u[i] > ratio
         mask[i] = keep
-        out[i] = x[i] if keep else x[i] * zero
+        out[i] = x[i] * keep
 
 
 @kernel
 def dropout_backward(dout, mask, dx):
     """dx = dout * mask; flat (K,)."""
-    zero = dx.dtype.type(0.0)
     for i in prange(dout.size):
-        dx[i] = dout[i] if mask[i] else dout[i] * zero
+        dx[i] = dout[i] * mask[i]
