@@ -28,13 +28,22 @@ def _check_fraction(name, value):
 
 
 class _Optimizer:
-    """Shared plumbing: validation, per-key state, and the choice between kernel and twin."""
+    """Shared plumbing: validation, per-key state, one kernel call per parameter array.
 
-    state_names = ()  # the per-key state dicts, e.g. ("v",) for Momentum
+    A subclass names its kernel, its state dicts (``state_names``, e.g. ("v",) for Momentum) and
+    the scalars of one step (``_scalars``).
+    """
+
+    kernel = None
+    state_names = ()
 
     def __init__(self):
         for name in self.state_names:
             setattr(self, name, None)
+        self._views = {}  # key -> ([param, *state], their flat views or None)
+
+    def _scalars(self):
+        raise NotImplementedError
 
     def _checked(self, params, grads):
         """Validate every key before any update; returns [(key, p, g)]."""
@@ -61,46 +70,62 @@ class _Optimizer:
             items.append((key, p, g))
         return items
 
-    def _state(self, name, key, p):
-        """The state array ``name`` for ``key``, created as zeros like p on first use."""
-        table = getattr(self, name)
-        if table is None:
-            table = {}
-            setattr(self, name, table)
-        s = table.get(key)
-        if s is None or s.shape != p.shape or s.dtype != p.dtype:
-            s = table[key] = np.zeros_like(p)
-        return s
-
-    def _apply(self, op, p, g, states, *scalars):
-        """Run the update ``op`` on one array: the kernel on flat views, or the NumPy twin."""
-        arrays = (p, g) + tuple(states)
-        scalars = tuple(p.dtype.type(s) for s in scalars)
-        if all(a.flags.c_contiguous for a in arrays):
-            getattr(backend.ops, op)(*(a.reshape(-1) for a in arrays), *scalars)
-        else:
-            getattr(_reference, op)(*arrays, *scalars)
+    def _state(self, key, p):
+        """(p and its state arrays, flat views of them or None if any is not C-contiguous),
+        creating the state as zeros like p the first time a key (or a new array) is seen."""
+        cached = self._views.get(key)
+        if cached is not None and cached[0][0] is p and all(
+                getattr(self, name)[key] is s for name, s in zip(self.state_names, cached[0][1:])):
+            return cached
+        arrays = [p]
+        for name in self.state_names:
+            table = getattr(self, name)
+            if table is None:
+                table = {}
+                setattr(self, name, table)
+            s = table.get(key)
+            if s is None or s.shape != p.shape or s.dtype != p.dtype:
+                s = table[key] = np.zeros_like(p)
+            arrays.append(s)
+        flat = tuple(a.reshape(-1) for a in arrays) \
+            if all(a.flags.c_contiguous for a in arrays) else None
+        self._views[key] = (arrays, flat)
+        return arrays, flat
 
     def update(self, params, grads):
-        for key, p, g in self._checked(params, grads):
-            self._update_one(key, p, g)
+        items = self._checked(params, grads)
+        scalars = self._scalars()
+        op = getattr(backend.ops, self.kernel)
+        typed = {}
+        for key, p, g in items:
+            dt = p.dtype
+            if dt not in typed:
+                typed[dt] = tuple(dt.type(s) for s in scalars)
+            arrays, flat = self._state(key, p)
+            if flat is not None:
+                op(flat[0], g.reshape(-1), *flat[1:], *typed[dt])
+            else:
+                getattr(_reference, self.kernel)(arrays[0], g, *arrays[1:], *typed[dt])
 
 
 class SGD(_Optimizer):
     """Stochastic gradient descent: p -= lr * g."""
+
+    kernel = "sgd"
 
     def __init__(self, lr=0.01):
         _check_lr("lr", lr)
         super().__init__()
         self.lr = lr
 
-    def _update_one(self, key, p, g):
-        self._apply("sgd", p, g, (), self.lr)
+    def _scalars(self):
+        return (self.lr,)
 
 
 class Momentum(_Optimizer):
     """v = momentum * v - lr * g; p += v."""
 
+    kernel = "momentum"
     state_names = ("v",)
 
     def __init__(self, lr=0.01, momentum=0.9):
@@ -110,20 +135,20 @@ class Momentum(_Optimizer):
         self.lr = lr
         self.momentum = momentum
 
-    def _update_one(self, key, p, g):
-        self._apply("momentum", p, g, (self._state("v", key, p),), self.lr, self.momentum)
+    def _scalars(self):
+        return (self.lr, self.momentum)
 
 
 class Nesterov(Momentum):
     """Nesterov's accelerated gradient in the book's form."""
 
-    def _update_one(self, key, p, g):
-        self._apply("nesterov", p, g, (self._state("v", key, p),), self.lr, self.momentum)
+    kernel = "nesterov"
 
 
 class AdaGrad(_Optimizer):
     """h += g * g; p -= lr * g / (sqrt(h) + 1e-7)."""
 
+    kernel = "adagrad"
     state_names = ("h",)
 
     def __init__(self, lr=0.01):
@@ -131,13 +156,14 @@ class AdaGrad(_Optimizer):
         super().__init__()
         self.lr = lr
 
-    def _update_one(self, key, p, g):
-        self._apply("adagrad", p, g, (self._state("h", key, p),), self.lr, 1e-7)
+    def _scalars(self):
+        return (self.lr, 1e-7)
 
 
 class RMSprop(_Optimizer):
     """h = decay_rate * h + (1 - decay_rate) g^2; p -= lr * g / (sqrt(h) + 1e-7)."""
 
+    kernel = "rmsprop"
     state_names = ("h",)
 
     def __init__(self, lr=0.01, decay_rate=0.99):
@@ -147,14 +173,14 @@ class RMSprop(_Optimizer):
         self.lr = lr
         self.decay_rate = decay_rate
 
-    def _update_one(self, key, p, g):
-        self._apply("rmsprop", p, g, (self._state("h", key, p),), self.lr, self.decay_rate,
-                    1e-7)
+    def _scalars(self):
+        return (self.lr, self.decay_rate, 1e-7)
 
 
 class Adam(_Optimizer):
     """Adam (http://arxiv.org/abs/1412.6980v8) with the book's bias-corrected step size."""
 
+    kernel = "adam"
     state_names = ("m", "v")
 
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
@@ -167,10 +193,8 @@ class Adam(_Optimizer):
         self.beta2 = beta2
         self.iter = 0
 
-    def update(self, params, grads):
-        items = self._checked(params, grads)
+    def _scalars(self):
+        """Advances the step count: the bias-corrected step size lr_t of this step first."""
         self.iter += 1
         lr_t = self.lr * np.sqrt(1.0 - self.beta2 ** self.iter) / (1.0 - self.beta1 ** self.iter)
-        for key, p, g in items:
-            self._apply("adam", p, g, (self._state("m", key, p), self._state("v", key, p)),
-                        lr_t, self.beta1, self.beta2, 1e-7)
+        return (lr_t, self.beta1, self.beta2, 1e-7)

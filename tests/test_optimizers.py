@@ -109,3 +109,14 @@ def test_a_rejected_update_changes_nothing():
     assert opt.iter == 0 and opt.m is None
     for k in params:
         np.testing.assert_array_equal(params[k], before[k])
+
+
+def test_replaced_state_arrays_are_used(backend_name):
+    """State set from outside (e.g. a loaded checkpoint) is what the next update reads."""
+    p = {"w": np.zeros(4)}
+    opt = Momentum(lr=1.0, momentum=0.5)
+    opt.update(p, {"w": np.ones(4)})          # v = -1, w = -1
+    opt.v["w"] = np.full(4, 10.0)             # replace the state array
+    opt.update(p, {"w": np.zeros(4)})         # v = 5, w = 4
+    np.testing.assert_array_equal(p["w"], 4.0)
+    np.testing.assert_array_equal(opt.v["w"], 5.0)
