@@ -3,7 +3,15 @@
 ``@kernel`` compiles a function twice from the same source: a serial twin (``prange`` acts as
 ``range``) and a parallel twin.  Calls go to the parallel twin only when the first argument has at
 least ``parallel_min`` elements: below that, thread start-up costs more than it saves.
+
+Kernels release the GIL (``nogil``) and keep no global state, so several Python threads may run
+them at once. Numba's 'tbb' and 'omp' threading layers accept concurrent parallel launches; its
+'workqueue' layer (the fallback where neither library loads) aborts the process on them. So
+parallel-twin launches hold a lock until the first launch has shown the layer in use, and keep
+holding it only if that layer is 'workqueue' (serial twins never need it).
 """
+import threading
+import os
 import types
 
 import numba
@@ -12,8 +20,11 @@ import numba
 # No fastmath: NaN and Inf must propagate exactly as in the NumPy reference.
 POLICY = dict(cache=True, nogil=True, error_model="numpy")
 
-# Elements below which the serial twin wins (measured with bench/bench_kernels.py, 2 threads).
-PARALLEL_MIN = 1 << 18
+# Elements below which the serial twin wins (bench/bench_kernels.py, 2 free cores: break-even at
+# 16K-65K elements, the parallel twin 1.2-1.8x ahead from 2^18). On a machine whose cores are
+# busy with other work a parallel launch can wait milliseconds for a thread, so
+# FASTSCRATCH_PARALLEL_MIN raises the threshold (a huge value keeps every kernel serial).
+PARALLEL_MIN = int(os.environ.get("FASTSCRATCH_PARALLEL_MIN", 1 << 18))
 
 
 def inline(fn):
@@ -31,6 +42,21 @@ def _renamed(fn, suffix):
     return twin
 
 
+_launch_lock = threading.Lock()
+_serialize = True  # until the threading layer is known
+
+
+def _launch(par, args):
+    """par(*args), one launch at a time while the threading layer may be 'workqueue'."""
+    global _serialize
+    if not _serialize:
+        return par(*args)
+    with _launch_lock:
+        result = par(*args)
+        _serialize = numba.threading_layer() == "workqueue"
+    return result
+
+
 def kernel(fn=None, *, parallel=True, parallel_min=PARALLEL_MIN):
     """Compile ``fn`` under POLICY; with ``parallel`` also a parallel twin chosen by size."""
     if fn is None:
@@ -43,7 +69,7 @@ def kernel(fn=None, *, parallel=True, parallel_min=PARALLEL_MIN):
 
     def dispatch(first, *rest):
         if first.size >= parallel_min:
-            return par(first, *rest)
+            return _launch(par, (first, *rest))
         return serial(first, *rest)
 
     dispatch.__name__ = fn.__name__
