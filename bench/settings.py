@@ -1,0 +1,32 @@
+"""Sizes and thread count of the benchmarks, from the environment:
+
+FASTSCRATCH_BENCH_THREADS  threads for Numba, BLAS and PyTorch (default 2)
+FASTSCRATCH_BENCH_QUICK=1  only the smallest sizes, no 10M-element or epoch cases (smoke test)
+"""
+import os
+
+QUICK = os.environ.get("FASTSCRATCH_BENCH_QUICK", "0") not in ("", "0")
+_threads = os.environ.get("FASTSCRATCH_BENCH_THREADS", "2")
+if not _threads.isdigit() or int(_threads) < 1:
+    raise ValueError(f"FASTSCRATCH_BENCH_THREADS must be a positive integer, got {_threads!r}")
+THREADS = int(_threads)
+
+DTYPES = ("float64", "float32")
+# (batch, hidden units): MNIST batches of 100 and 1000 with 100 and 1024 hidden units
+SHAPES = ((100, 100), (100, 1024), (1000, 100), (1000, 1024))
+# (batch, classes) for softmax + cross-entropy
+CLASS_SHAPES = ((100, 10), (1000, 10))
+# optimizer updates: all parameters of a net, or one flat array of 10M elements
+PARAM_SETS = ("784-100x4-10", "784-1024-1024-10", "flat10M")
+STEP_ARCHS = ("784-100x4-10", "784-1024-1024-10")
+EPOCH_ARCHS = ("784-100x4-10",)
+TRIAD_ELEMENTS = 10_000_000
+TRIAD_ROUNDS = 20
+# seconds of timed rounds for benchmarks that restore their state before every round
+ROUND_BUDGET = 0.5
+
+if QUICK:
+    SHAPES, CLASS_SHAPES, PARAM_SETS = SHAPES[:1], CLASS_SHAPES[:1], PARAM_SETS[:1]
+    STEP_ARCHS = STEP_ARCHS[:1]
+    TRIAD_ELEMENTS, TRIAD_ROUNDS = 1 << 16, 3
+    ROUND_BUDGET = 0.05

@@ -1,0 +1,6 @@
+"""``python -m fastscratch.hpo ACTION ...`` (the same as ``fastscratch hpo ACTION ...``)."""
+import sys
+
+from .cli import main
+
+sys.exit(main())
