@@ -1,0 +1,278 @@
+"""The ``fastscratch`` command (also ``python -m fastscratch``).
+
+Each subcommand is one entry of COMMANDS: a help line, a function that adds its options to an
+argparse parser, and a function that runs it on the parsed arguments and returns the exit code.
+Exit codes: 0 success, 1 failure while running (e.g. data not found), 2 bad arguments.
+"""
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .backend import BACKENDS
+from .trainer import OPTIMIZERS
+
+
+@dataclass(frozen=True)
+class Command:
+    help: str
+    add_arguments: Callable  # (argparse.ArgumentParser) -> None
+    run: Callable            # (argparse.Namespace) -> int
+
+
+class UsageError(Exception):
+    """Options that parse one by one but do not fit together; reported with exit code 2."""
+
+
+# ------------------------------------------------------------------ option types
+
+def positive_int(text):
+    """An argparse type: a positive int (for the options of any subcommand)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _number(low, high=None, low_open=False):
+    """An argparse type for a float in [low, high) (or (low, high) when low_open)."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        ok = (value > low if low_open else value >= low) and (high is None or value < high)
+        if not ok:
+            bounds = f"{'(' if low_open else '['}{low}, {high if high is not None else 'inf'})"
+            raise argparse.ArgumentTypeError(f"expected a number in {bounds}, got {text!r}")
+        return value
+    return parse
+
+
+def _hidden(text):
+    """'100,100' -> [100, 100]; '' -> [] (no hidden layer)."""
+    try:
+        sizes = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        sizes = [0]
+    if any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive layer widths such as 100,100, got {text!r}")
+    return sizes
+
+
+def _weight_init(text):
+    """'he'/'relu', 'xavier'/'sigmoid', or a positive standard deviation."""
+    if text.lower() in ("he", "relu", "xavier", "sigmoid"):
+        return text.lower()
+    return _number(0, low_open=True)(text)
+
+
+# ------------------------------------------------------------------ train
+
+LR_DEFAULTS = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.01,
+               "rmsprop": 0.001, "adam": 0.001}
+OPTIMIZER_OPTIONS = {"momentum": ("momentum", "nesterov"), "beta1": ("adam",),
+                     "beta2": ("adam",)}
+
+
+def _train_arguments(p):
+    net = p.add_argument_group("network")
+    net.add_argument("--hidden", type=_hidden, default=[256, 128], metavar="W1,W2,...",
+                     help="hidden layer widths (default 256,128)")
+    net.add_argument("--activation", choices=("relu", "sigmoid"), default="relu")
+    net.add_argument("--weight-init", type=_weight_init, default=None, metavar="INIT",
+                     help="he|relu|xavier|sigmoid or a standard deviation (default: he for "
+                          "relu, xavier for sigmoid)")
+    net.add_argument("--batchnorm", action="store_true", help="batch normalization")
+    net.add_argument("--dropout", type=_number(0, 1), default=None, metavar="RATIO",
+                     help="dropout after each hidden activation with this ratio")
+    net.add_argument("--weight-decay", type=_number(0), default=0.0, metavar="LAMBDA")
+    net.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    opt = p.add_argument_group("optimization")
+    opt.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam")
+    opt.add_argument("--lr", type=_number(0, low_open=True), default=None,
+                     help="learning rate (default: " + ", ".join(
+                         f"{k} {v}" for k, v in LR_DEFAULTS.items()) + ")")
+    opt.add_argument("--momentum", type=_number(0, 1), default=None,
+                     help="momentum / nesterov only (default 0.9)")
+    opt.add_argument("--beta1", type=_number(0, 1), default=None, help="adam only (default 0.9)")
+    opt.add_argument("--beta2", type=_number(0, 1), default=None,
+                     help="adam only (default 0.999)")
+    opt.add_argument("--batch-size", type=positive_int, default=100)
+    opt.add_argument("--epochs", type=positive_int, default=5)
+    data = p.add_argument_group("data")
+    data.add_argument("--dataset", choices=("mnist", "fashion-mnist"), default="mnist")
+    data.add_argument("--data-dir", default=None,
+                      help="where the data files are (default: $FASTSCRATCH_DATA or the cache)")
+    data.add_argument("--train-size", type=positive_int, default=None, metavar="N",
+                      help="train on the first N training images only")
+    data.add_argument("--test-size", type=positive_int, default=None, metavar="N",
+                      help="test on the first N test images only")
+    run = p.add_argument_group("run")
+    run.add_argument("--backend", choices=BACKENDS, default="numba")
+    run.add_argument("--threads", type=positive_int, default=1,
+                     help="threads for Numba and BLAS (default 1: on a machine busy with other "
+                          "work, more threads spin and make this small net several times "
+                          "slower; on an idle multicore machine try the number of cores)")
+    run.add_argument("--seed", type=int, default=None, help="seed of NumPy's global RNG")
+    run.add_argument("--out", type=Path, default=None,
+                     help="output directory (default runs/<timestamp>)")
+    run.add_argument("--save-params", action="store_true", help="also write params.npz")
+    run.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+
+def _optimizer_param(args):
+    """The optimizer's keyword arguments; UsageError for an option it does not have."""
+    param = {"lr": args.lr if args.lr is not None else LR_DEFAULTS[args.optimizer]}
+    for option, owners in OPTIMIZER_OPTIONS.items():
+        value = getattr(args, option)
+        if value is None:
+            continue
+        if args.optimizer not in owners:
+            raise UsageError(f"--{option} applies to --optimizer {' or '.join(owners)}, not "
+                             f"{args.optimizer}")
+        param[option] = value
+    return param
+
+
+def _load_data(args):
+    """(x_train, t_train), (x_test, t_test) of --dataset cut to --train-size/--test-size."""
+    from .dataset import load_fashion_mnist, load_mnist
+    load = load_mnist if args.dataset == "mnist" else load_fashion_mnist
+    (x_train, t_train), (x_test, t_test) = load(data_dir=args.data_dir)
+    for option, n, x in (("--train-size", args.train_size, x_train),
+                         ("--test-size", args.test_size, x_test)):
+        if n is not None and n > len(x):
+            raise UsageError(f"{option} {n} is more than the {len(x)} images of {args.dataset}")
+    return ((x_train[:args.train_size], t_train[:args.train_size]),
+            (x_test[:args.test_size], t_test[:args.test_size]))
+
+
+def _network(args):
+    from .multi_layer_net_extend import MultiLayerNetExtend
+    weight_init = args.weight_init or ("relu" if args.activation == "relu" else "sigmoid")
+    return MultiLayerNetExtend(784, args.hidden, 10, activation=args.activation,
+                               weight_init_std=weight_init,
+                               weight_decay_lambda=args.weight_decay,
+                               use_dropout=args.dropout is not None,
+                               dropout_ration=args.dropout or 0.0,
+                               use_batchnorm=args.batchnorm, dtype=args.dtype)
+
+
+def _epoch_line(epochs):
+    def show(r):
+        from tqdm import tqdm
+        tqdm.write(f"epoch {r['epoch']}/{epochs}  loss {r['loss']:.4f}  "
+                   f"train acc {r['train_acc']:.4f}  test acc {r['test_acc']:.4f}  "
+                   f"{r['seconds']:.1f} s  {r['images_per_second']:,.0f} img/s")
+    return show
+
+
+def _save_params(network, path):
+    """params plus each batch-norm layer's running statistics ('BatchNorm1.running_mean', ...)."""
+    arrays = dict(network.params)
+    for name, layer in network.layers.items():
+        for stat in ("running_mean", "running_var"):
+            if getattr(layer, stat, None) is not None:
+                arrays[f"{name}.{stat}"] = getattr(layer, stat)
+    np.savez(path, **arrays)
+
+
+def _options(args):
+    """The parsed options as JSON values."""
+    skip = ("command", "_parser")
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+            if k not in skip}
+
+
+def _train(args):
+    from .backend import use_backend
+    from .dataset import DatasetError
+    from .plotting import plot_training
+    from .threads import set_num_threads
+    from .trainer import Trainer
+
+    started = time.perf_counter()
+    param = _optimizer_param(args)
+    use_backend(args.backend)
+    set_num_threads(args.threads)
+    if args.seed is not None:
+        np.random.seed(args.seed)
+    try:
+        (x_train, t_train), (x_test, t_test) = _load_data(args)
+    except DatasetError as exc:
+        print(f"fastscratch train: error: {exc}", file=sys.stderr)
+        return 1
+    out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {str(out)!r} cannot be made a directory: {exc}") from None
+    network = _network(args)
+    x_train, x_test = x_train.astype(args.dtype), x_test.astype(args.dtype)
+    trainer = Trainer(network, x_train, t_train, x_test, t_test, epochs=args.epochs,
+                      mini_batch_size=args.batch_size, optimizer=args.optimizer,
+                      optimizer_param=param, verbose=False, shuffle=True,
+                      progress=not args.quiet and sys.stderr.isatty(),
+                      on_epoch=None if args.quiet else _epoch_line(args.epochs))
+    trainer.train()
+
+    history = trainer.history_dict()
+    history["options"] = _options(args)
+    history["total_seconds"] = time.perf_counter() - started
+    (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")
+    trainer.save_history(out / "history.csv")
+    plot_training(history, out / "training.png")
+    written = ["history.json", "history.csv", "training.png"]
+    if args.save_params:
+        _save_params(network, out / "params.npz")
+        written.append("params.npz")
+    if not args.quiet:
+        print(f"final test accuracy {trainer.final_test_acc:.4f} on {len(x_test)} images "
+              f"({history['total_seconds']:.1f} s in all)")
+        print(f"wrote {', '.join(written)} to {out}")
+    return 0
+
+
+# ------------------------------------------------------------------ the command table
+
+COMMANDS = {
+    "train": Command("train a fully connected net on MNIST and write its history and plot",
+                     _train_arguments, _train),
+}
+
+
+def build_parser():
+    """The argparse parser with one subparser per entry of COMMANDS."""
+    parser = argparse.ArgumentParser(
+        prog="fastscratch", description="Deep Learning from Scratch's networks on fused Numba "
+                                        "kernels: train them from the command line.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, command in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=command.help, description=command.help)
+        command.add_arguments(sub)
+        sub.set_defaults(_parser=sub)
+    return parser
+
+
+def main(argv=None):
+    """Run ``fastscratch COMMAND [options]``; returns the exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse has printed the usage error or the help
+        return exc.code
+    try:
+        return COMMANDS[args.command].run(args)
+    except UsageError as exc:
+        args._parser.print_usage(sys.stderr)
+        print(f"{args._parser.prog}: error: {exc}", file=sys.stderr)
+        return 2

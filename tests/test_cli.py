@@ -1,0 +1,89 @@
+"""Tests of the ``fastscratch`` command: ``train`` end to end in a subprocess on an MNIST subset,
+and argument errors (exit code 2 with a message) in process."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fastscratch.cli import COMMANDS, main
+from test_trainer import MNIST_DIR, REPO, needs_mnist
+
+
+def run_module(*args):
+    """``python -m fastscratch ARGS`` from the repository, with MNIST_DIR as FASTSCRATCH_DATA."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), FASTSCRATCH_DATA=str(MNIST_DIR))
+    return subprocess.run([sys.executable, "-m", "fastscratch", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@needs_mnist
+def test_train_end_to_end(tmp_path):
+    out = tmp_path / "run"
+    result = run_module("train", "--train-size", "2000", "--test-size", "500", "--epochs", "2",
+                        "--hidden", "50", "--lr", "0.003", "--seed", "0", "--threads", "1",
+                        "--out", str(out), "--save-params")
+    assert result.returncode == 0, result.stderr
+    assert "epoch 1/2" in result.stdout and "epoch 2/2" in result.stdout
+    assert "final test accuracy" in result.stdout and str(out) in result.stdout
+    history = json.loads((out / "history.json").read_text())
+    assert len(history["epochs"]) == 2 and len(history["train_loss"]) == 40
+    assert history["final_test_acc"] >= 0.8
+    assert history["options"]["hidden"] == [50] and history["options"]["seed"] == 0
+    assert history["settings"]["train_size"] == 2000 and history["settings"]["test_size"] == 500
+    rows = (out / "history.csv").read_text().splitlines()
+    assert rows[0].startswith("epoch,iterations,seconds") and len(rows) == 3
+    assert (out / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with np.load(out / "params.npz") as params:
+        assert sorted(params.files) == ["W1", "W2", "b1", "b2"]
+        assert params["W1"].shape == (784, 50) and params["W1"].dtype == np.float32
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--optimizer", "adamw"], "argument --optimizer: invalid choice: 'adamw'"),
+    (["train", "--hidden", "100,x"], "argument --hidden: expected comma-separated positive"),
+    (["train", "--epochs", "0"], "argument --epochs: expected a positive integer, got '0'"),
+    (["train", "--dropout", "1.5"], r"argument --dropout: expected a number in \[0, 1\)"),
+    (["train", "--lr", "0"], r"argument --lr: expected a number in \(0, inf\)"),
+    (["train", "--weight-init", "glorot"], "argument --weight-init: expected a number"),
+    (["train", "--momentum", "0.5"], "--momentum applies to --optimizer momentum or nesterov, "
+                                     "not adam"),
+    (["train", "--optimizer", "sgd", "--beta1", "0.5"], "--beta1 applies to --optimizer adam, "
+                                                        "not sgd"),
+    (["train", "--bogus"], "unrecognized arguments: --bogus"),
+    ([], "the following arguments are required: COMMAND"),
+])
+def test_bad_arguments_exit_2(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "usage: fastscratch" in err
+    assert re.search(message, err), err
+
+
+@needs_mnist
+def test_subset_larger_than_data_exits_2(capsys):
+    assert main(["train", "--train-size", "70000", "--data-dir", str(MNIST_DIR)]) == 2
+    assert "--train-size 70000 is more than the 60000 images of mnist" in capsys.readouterr().err
+
+
+@needs_mnist
+def test_out_that_is_a_file_exits_2(tmp_path, capsys):
+    (tmp_path / "taken").write_text("")
+    assert main(["train", "--data-dir", str(MNIST_DIR), "--out", str(tmp_path / "taken")]) == 2
+    err = capsys.readouterr().err
+    assert "error: --out" in err and "cannot be made a directory" in err
+
+
+def test_command_table_and_help(capsys):
+    assert "train" in COMMANDS
+    assert main(["train", "--help"]) == 0
+    out = capsys.readouterr().out
+    for option in ("--hidden", "--activation", "--optimizer", "--lr", "--momentum", "--beta1",
+                   "--beta2", "--batch-size", "--epochs", "--weight-init", "--batchnorm",
+                   "--dropout", "--weight-decay", "--dtype", "--threads", "--seed",
+                   "--data-dir", "--dataset", "--out", "--save-params", "--backend",
+                   "--train-size", "--test-size", "--quiet"):
+        assert option in out
