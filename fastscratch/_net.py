@@ -1,29 +1,79 @@
 """The engine shared by MultiLayerNet and MultiLayerNetExtend: weight init, the fused walk
-through ``layers``, loss with weight decay, gradients, accuracy."""
+through ``layers``, loss with weight decay, gradients, accuracy.
+
+The public methods check their arguments once (``validation``) and then walk the layers through
+their unchecked passes; layers of the caller's own (or subclasses) run their own ``forward``.
+"""
+import numbers
 from collections import OrderedDict
 
 import numpy as np
 
-from . import backend
+from . import backend, validation
 from .gradient import numerical_gradient
 from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss
 
 ACTIVATIONS = {"relu": Relu, "sigmoid": Sigmoid}
+INIT_NAMES = {"relu": 2.0, "he": 2.0, "sigmoid": 1.0, "xavier": 1.0}  # scale sqrt(k / fan_in)
 _FUSABLE = (Affine, BatchNormalization)
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+# The checked forward/backward of each built-in layer and the unchecked pass the walk runs
+# instead. A layer whose class has another forward/backward (a subclass that overrides it, or a
+# patched class) runs that one.
+_UNCHECKED_FORWARD = {
+    Affine.forward: lambda layer, x, train_flg: layer.forward_act(x, None),
+    BatchNormalization.forward: lambda layer, x, train_flg: layer.forward_act(x, train_flg, None),
+    Dropout.forward: lambda layer, x, train_flg: layer._forward(x, train_flg),
+    Relu.forward: lambda layer, x, train_flg: layer._forward(x),  # Sigmoid's too
+}
+_UNCHECKED_BACKWARD = {
+    BatchNormalization.backward: lambda layer, dout: layer.backward_act(dout, None),
+    Dropout.backward: lambda layer, dout: layer._backward(dout),
+    Relu.backward: lambda layer, dout: layer._backward(dout),
+    SoftmaxWithLoss.backward: lambda layer, dout: layer._backward(dout),
+}
+_SOFTMAX_FORWARD = SoftmaxWithLoss.forward
+
+
+def check_init(weight_init_std):
+    """weight_init_std as a lower-case name from INIT_NAMES or a finite number > 0."""
+    if isinstance(weight_init_std, str) and weight_init_std.lower() in INIT_NAMES:
+        return weight_init_std.lower()
+    if isinstance(weight_init_std, numbers.Real) and not isinstance(weight_init_std, bool) \
+            and np.isfinite(weight_init_std) and weight_init_std > 0:
+        return weight_init_std
+    raise ValueError(f"weight_init_std must be one of {', '.join(map(repr, INIT_NAMES))} (any "
+                     f"case) or a finite number > 0, got {weight_init_std!r}")
 
 
 def init_scale(weight_init_std, fan_in):
     """The book's weight scale: 'relu'/'he' sqrt(2/n), 'sigmoid'/'xavier' sqrt(1/n), or a number."""
-    name = str(weight_init_std).lower()
-    if name in ("relu", "he"):
-        return np.sqrt(2.0 / fan_in)
-    if name in ("sigmoid", "xavier"):
-        return np.sqrt(1.0 / fan_in)
-    if isinstance(weight_init_std, str) or isinstance(weight_init_std, bool):
-        raise ValueError("weight_init_std must be 'relu', 'he', 'sigmoid', 'xavier' or a "
-                         f"positive number, got {weight_init_std!r}")
+    weight_init_std = check_init(weight_init_std)
+    if isinstance(weight_init_std, str):
+        return np.sqrt(INIT_NAMES[weight_init_std] / fan_in)
     return weight_init_std
+
+
+def _dtype(dtype):
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dtype is None or dt is None or dt not in validation.FLOATS:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}")
+    return dt
+
+
+def _seed_and_rng(seed, rng):
+    """The generator for initial weights and dropout masks: rng, default_rng(seed) or None."""
+    validation.generator("rng", rng)
+    if seed is None:
+        return rng
+    if rng is not None:
+        raise ValueError("give seed or rng, not both")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0 or None, got {seed!r}")
+    return np.random.default_rng(seed)
 
 
 class LayeredNet:
@@ -33,17 +83,24 @@ class LayeredNet:
     def _build(self, input_size, hidden_size_list, output_size, activation, weight_init_std,
                weight_decay_lambda, dtype, seed, rng, use_batchnorm=False, use_dropout=False,
                dropout_ratio=0.5):
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in _FLOATS:
-            raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
-        if rng is None and seed is not None:
-            rng = np.random.default_rng(seed)
-        self.rng = rng
+        input_size = validation.positive_int("input_size", input_size)
+        output_size = validation.positive_int("output_size", output_size)
+        if isinstance(hidden_size_list, (str, bytes)) or not hasattr(hidden_size_list, "__iter__"):
+            raise TypeError("hidden_size_list must be a list of positive ints, got "
+                            f"{type(hidden_size_list).__name__}")
+        hidden = [validation.positive_int(f"hidden_size_list[{i}]", h)
+                  for i, h in enumerate(hidden_size_list)]
+        validation.choice("activation", activation, list(ACTIVATIONS))
+        check_init(weight_init_std)
+        validation.nonnegative("weight_decay_lambda", weight_decay_lambda)
+        if use_dropout:
+            validation.fraction("dropout_ration", dropout_ratio)
+        self.dtype = _dtype(dtype)
+        self.rng = rng = _seed_and_rng(seed, rng)
+        self.activation = activation
         self.input_size = input_size
         self.output_size = output_size
-        self.hidden_size_list = list(hidden_size_list)
+        self.hidden_size_list = hidden
         self.hidden_layer_num = len(self.hidden_size_list)
         self.weight_decay_lambda = weight_decay_lambda
         self.params = {}
@@ -63,7 +120,9 @@ class LayeredNet:
                 self.params["gamma%d" % idx] = np.ones(width, dtype=self.dtype)
                 self.params["beta%d" % idx] = np.zeros(width, dtype=self.dtype)
                 self.layers["BatchNorm%d" % idx] = BatchNormalization(
-                    self.params["gamma%d" % idx], self.params["beta%d" % idx])
+                    self.params["gamma%d" % idx], self.params["beta%d" % idx],
+                    running_mean=np.zeros(width, dtype=self.dtype),
+                    running_var=np.zeros(width, dtype=self.dtype))
             self.layers["Activation_function%d" % idx] = ACTIVATIONS[activation]()
             if use_dropout:
                 self.layers["Dropout%d" % idx] = Dropout(dropout_ratio, rng=rng)
@@ -91,18 +150,25 @@ class LayeredNet:
         return self._plan_steps
 
     def _input(self, x):
-        """x as the net's dtype (the book's float32 images meet float64 weights here once)."""
-        x = np.asarray(x)
-        if x.dtype != self.dtype:
-            x = x.astype(self.dtype)
-        return x
+        """x checked: (N, ...) floats with input_size values per row, finite; as the net's
+        dtype (the book's float32 images meet float64 weights here once)."""
+        return validation.batch("x", x, self.input_size, self.dtype)
+
+    def _inputs(self, x, t):
+        """x checked as by _input and t as labels (N,) or dense targets (N, output_size)."""
+        x = self._input(x)
+        return x, validation.targets(t, x.shape[0], self.output_size, self.dtype)
 
     def _forward(self, x, train_flg):
-        x = self._input(x)
+        """Scores for a checked x: the fused walk through ``layers``."""
         for layer, act in self._plan():
             if act is not None:
                 x = (layer.forward_act(x, act) if type(layer) is Affine
                      else layer.forward_act(x, train_flg, act))
+                continue
+            run = _UNCHECKED_FORWARD.get(type(layer).forward)
+            if run is not None:
+                x = run(layer, x, train_flg)
             elif isinstance(layer, (Dropout, BatchNormalization)):
                 x = layer.forward(x, train_flg)
             else:
@@ -110,8 +176,11 @@ class LayeredNet:
         return x
 
     def _loss(self, x, t, train_flg):
+        """Loss for a checked x and t."""
         y = self._forward(x, train_flg)
-        loss = self.last_layer.forward(y, t)
+        last = self.last_layer
+        loss = last._forward(y, t) if type(last).forward is _SOFTMAX_FORWARD \
+            else last.forward(y, t)
         lam = self.weight_decay_lambda
         if lam != 0:
             for idx in range(1, self.hidden_layer_num + 2):
@@ -119,7 +188,7 @@ class LayeredNet:
         return loss
 
     def _backward(self):
-        dout = self.last_layer.backward(1)
+        dout = self._run_backward(self.last_layer, 1)
         plan = self._plan()
         for k in range(len(plan) - 1, -1, -1):
             layer, act = plan[k]
@@ -128,7 +197,12 @@ class LayeredNet:
             elif act is not None:
                 dout = layer.backward_act(dout, act)
             else:
-                dout = layer.backward(dout)
+                dout = self._run_backward(layer, dout)
+
+    @staticmethod
+    def _run_backward(layer, dout):
+        run = _UNCHECKED_BACKWARD.get(type(layer).backward)
+        return layer.backward(dout) if run is None else run(layer, dout)
 
     def _grads(self):
         """The grads dict from the layers: W (with the weight-decay term), b, gamma, beta."""
@@ -157,14 +231,18 @@ class LayeredNet:
         return grads
 
     def _accuracy(self, x, t, batch_size):
-        """Fraction of rows whose argmax matches t (labels or one-hot), batch_size rows at a time."""
-        t = np.asarray(t)
+        """Fraction of rows whose argmax matches t (labels or one-hot-like rows), batch_size
+        rows at a time (x is cast to the net's dtype one slice at a time)."""
+        step = None if batch_size is None else validation.positive_int("batch_size", batch_size)
+        x = validation.batch("x", x, self.input_size)
+        t = validation.targets(t, x.shape[0], self.output_size, self.dtype)
         if t.ndim != 1:
+            validation.one_hot_like(t)
             t = np.argmax(t, axis=1)
         n = x.shape[0]
-        step = n if not batch_size else batch_size
+        step = step or n
         correct = 0
         for i in range(0, n, step):
-            y = self._forward(x[i:i + step], False)
+            y = self._forward(x[i:i + step].astype(self.dtype, copy=False), False)
             correct += int(np.sum(np.argmax(y, axis=1) == t[i:i + step]))
         return correct / float(n)

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from .backend import BACKENDS
-from .trainer import OPTIMIZERS
+from .trainer import OPTIMIZERS, parse_every
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,15 @@ def _number(low, high=None, low_open=False):
             raise argparse.ArgumentTypeError(f"expected a number in {bounds}, got {text!r}")
         return value
     return parse
+
+
+def _every(text):
+    """'100' or '100 steps' -> (100, 'steps'); '2 epochs' -> (2, 'epochs')."""
+    try:
+        return parse_every(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected N (steps), 'N steps' or 'N epochs' with N >= 1, got {text!r}") from None
 
 
 def _hidden(text):
@@ -128,6 +137,18 @@ def _train_arguments(p):
                      help="output directory (default runs/<timestamp>)")
     run.add_argument("--save-params", action="store_true", help="also write params.npz")
     run.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    ck = p.add_argument_group("checkpoints")
+    ck.add_argument("--checkpoint", type=Path, default=None, metavar="PATH",
+                    help="keep a checkpoint here (.npz): at the start, every --checkpoint-every, "
+                         "at the end, and at Ctrl-C or SIGTERM (after the current step)")
+    ck.add_argument("--checkpoint-every", type=_every, default=None, metavar="N",
+                    help="N steps, or 'N epochs'")
+    ck.add_argument("--resume", action="store_true",
+                    help="continue from --checkpoint if it exists (same options and --seed give "
+                         "the same numbers as an uninterrupted run)")
+    ck.add_argument("--nan-guard", choices=("stop", "rollback"), default=None,
+                    help="stop at the first step whose loss or parameters are not finite "
+                         "(rollback: after restoring the last checkpoint)")
 
 
 def _optimizer_param(args):
@@ -194,8 +215,30 @@ def _options(args):
             if k not in skip}
 
 
+def _checkpoint_options(args):
+    """The Trainer's checkpoint keywords; UsageError when --checkpoint is missing."""
+    if args.checkpoint is None and (args.checkpoint_every or args.resume
+                                    or args.nan_guard == "rollback"):
+        raise UsageError("--checkpoint-every, --resume and --nan-guard rollback need "
+                         "--checkpoint PATH")
+    every = args.checkpoint_every and f"{args.checkpoint_every[0]} {args.checkpoint_every[1]}"
+    return {"checkpoint_path": args.checkpoint, "checkpoint_every": every,
+            "resume": args.resume,
+            "nan_guard": {None: False, "stop": True, "rollback": "rollback"}[args.nan_guard]}
+
+
+def _make_dir(option, value, directory):
+    """mkdir -p directory, or a UsageError naming the option."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{option} {str(value)!r}: {directory} cannot be made a directory: "
+                         f"{exc}") from None
+
+
 def _train(args):
     from .backend import use_backend
+    from .checkpoint import CheckpointError
     from .dataset import DatasetError
     from .plotting import plot_training
     from .threads import set_num_threads
@@ -203,6 +246,7 @@ def _train(args):
 
     started = time.perf_counter()
     param = _optimizer_param(args)
+    checkpoints = _checkpoint_options(args)
     use_backend(args.backend)
     set_num_threads(args.threads)
     if args.seed is not None:
@@ -213,18 +257,24 @@ def _train(args):
         print(f"fastscratch train: error: {exc}", file=sys.stderr)
         return 1
     out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"--out {str(out)!r} cannot be made a directory: {exc}") from None
+    _make_dir("--out", out, out)
+    if args.checkpoint is not None:
+        _make_dir("--checkpoint", args.checkpoint, args.checkpoint.parent)
     network = _network(args)
     x_train, x_test = x_train.astype(args.dtype), x_test.astype(args.dtype)
     trainer = Trainer(network, x_train, t_train, x_test, t_test, epochs=args.epochs,
                       mini_batch_size=args.batch_size, optimizer=args.optimizer,
                       optimizer_param=param, verbose=False, shuffle=True,
                       progress=not args.quiet and sys.stderr.isatty(),
-                      on_epoch=None if args.quiet else _epoch_line(args.epochs))
-    trainer.train()
+                      on_epoch=None if args.quiet else _epoch_line(args.epochs), **checkpoints)
+    try:
+        trainer.train()
+    except (CheckpointError, FloatingPointError) as exc:  # a checkpoint that does not fit, NaN
+        print(f"fastscratch train: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as exc:
+        print(f"fastscratch train: {exc or 'interrupted'}", file=sys.stderr)
+        return 130
 
     history = trainer.history_dict()
     history["options"] = _options(args)
@@ -245,29 +295,57 @@ def _train(args):
 
 # ------------------------------------------------------------------ the command table
 
+def _bench_arguments(parser):
+    from .benchtools.cli import add_bench_commands
+    add_bench_commands(parser.add_subparsers(dest="bench_command", required=True))
+
+
+def _bench(args):
+    from .benchtools.cli import run
+    return run(args)
+
+
+def _hpo_arguments(parser):
+    from .hpo.cli import _add_actions  # imported on use: Optuna and Dask load slowly
+    _add_actions(parser)
+
+
+def _hpo(args):
+    from .hpo.cli import run_hpo_command
+    return run_hpo_command(args)
+
+
 COMMANDS = {
     "train": Command("train a fully connected net on MNIST and write its history and plot",
                      _train_arguments, _train),
+    "bench": Command("benchmark report, ratio check against ceilings, suggested ceilings",
+                     _bench_arguments, _bench),
+    "hpo": Command("hyper-parameter search (Optuna, optionally on a Dask cluster)",
+                   _hpo_arguments, _hpo),
 }
 
 
-def build_parser():
-    """The argparse parser with one subparser per entry of COMMANDS."""
+def build_parser(only=None):
+    """The argparse parser with one subparser per entry of COMMANDS; with ``only``, just that
+    subcommand gets its options (the others' may import slow packages such as Optuna)."""
     parser = argparse.ArgumentParser(
         prog="fastscratch", description="Deep Learning from Scratch's networks on fused Numba "
                                         "kernels: train them from the command line.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, command in COMMANDS.items():
         sub = subparsers.add_parser(name, help=command.help, description=command.help)
-        command.add_arguments(sub)
+        if only in (None, name):
+            command.add_arguments(sub)
         sub.set_defaults(_parser=sub)
     return parser
 
 
 def main(argv=None):
     """Run ``fastscratch COMMAND [options]``; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    only = argv[0] if argv and argv[0] in COMMANDS else None
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(only).parse_args(argv)
     except SystemExit as exc:  # argparse has printed the usage error or the help
         return exc.code
     try:

@@ -4,10 +4,15 @@ Each ``forward``/``backward`` pair calls ``backend.ops``: fused Numba kernels or
 twins. Affine and BatchNormalization also offer ``forward_act``/``backward_act``, which fuse the
 activation layer that follows them; the networks use these, and the activation layer is left
 holding the same state (``out``) as if it had run on its own.
+
+The public ``forward``/``backward`` check their arguments first (``validation``: dtypes, shapes,
+NaN/Inf; x is cast to the layer's parameter dtype) and then run the unchecked pass
+(``forward_act``/``backward_act`` or ``_forward``/``_backward``), which the networks call directly
+after checking their own input once.
 """
 import numpy as np
 
-from . import backend
+from . import backend, validation
 from ._codes import NONE, RELU, SIGMOID
 
 
@@ -25,19 +30,27 @@ class _Activation:
         self.out = None
 
     def forward(self, x):
+        x = validation.finite_floats("x", x)
+        return self._forward(x)
+
+    def backward(self, dout):
+        validation.forward_done(self, "out")
+        return self._backward(validation.gradient_in(dout, self.out.shape, self.out.dtype))
+
+    def _forward(self, x):
         out = np.empty_like(x, order="C")
         backend.ops.act_forward(_flat(x), self.code, out.reshape(-1))
         self.out = out
         return out
 
-    def backward(self, dout):
+    def _backward(self, dout):
         dx = np.empty_like(self.out)
         backend.ops.act_backward(_flat(dout), self.out.reshape(-1), self.code, dx.reshape(-1))
         return dx
 
 
 class Relu(_Activation):
-    """y = max(x, 0); NaN passes through as in the book."""
+    """y = max(x, 0)."""
 
     code = RELU
 
@@ -57,18 +70,20 @@ class Affine:
     """out = x W + b with x of shape (N, ...) flattened to (N, D); W (D, M), b (M,)."""
 
     def __init__(self, W, b):
-        self.W = W
-        self.b = b
+        self.W = validation.matrix_param("W", W)
+        self.b = validation.vector_param("b", b, W.shape[1], W.dtype)
         self.x = None
         self.original_x_shape = None
         self.dW = None
         self.db = None
 
     def forward(self, x):
-        return self.forward_act(x, None)
+        return self.forward_act(validation.batch("x", x, self.W.shape[0], self.W.dtype), None)
 
     def backward(self, dout):
-        return self.backward_act(dout, None)
+        validation.forward_done(self, "x")
+        shape = (self.x.shape[0], self.W.shape[1])
+        return self.backward_act(validation.gradient_in(dout, shape, self.W.dtype), None)
 
     def forward_act(self, x, act):
         """act(x W + b) with the bias and the activation layer ``act`` (or None) in one pass."""
@@ -97,7 +112,10 @@ class Affine:
 
 
 class SoftmaxWithLoss:
-    """Softmax and mean cross-entropy; t is integer labels (N,) or one-hot (N, C)."""
+    """Softmax and mean cross-entropy of x (N, C) or (C,). t is integer labels (N,) or dense
+    (N, C): one-hot, or soft labels (finite, >= 0) whose loss uses each row's argmax as the book
+    does while the gradient is (y - t) / N. Shifted by each row's maximum: finite for any finite
+    logits; log(y + 1e-7) never takes log(0)."""
 
     def __init__(self):
         self.loss = None
@@ -105,22 +123,26 @@ class SoftmaxWithLoss:
         self.t = None
 
     def forward(self, x, t):
+        return self._forward(*validation.softmax_inputs(x, t))
+
+    def backward(self, dout=1):
+        validation.forward_done(self, "y")
+        return self._backward(validation.scalar_gradient(dout))
+
+    def _forward(self, x, t):
+        """x (N, C); t labels (N,) or dense (N, C) of x's dtype."""
         self.t = t
-        if x.ndim == 1:
-            x = x.reshape(1, -1)
-            t = np.reshape(t, (1, -1) if np.size(t) == x.size else (1,))
         self.y = y = np.empty(x.shape, dtype=x.dtype)
-        if t.size == y.size:
+        if t.ndim == 2:
             self.loss = backend.ops.softmax_ce_forward_dense(x, t, y)
         else:
             self.loss = backend.ops.softmax_ce_forward(x, t, y)
         return self.loss
 
-    def backward(self, dout=1):
-        y = self.y
-        t = np.reshape(self.t, (y.shape[0], -1) if np.size(self.t) == y.size else (y.shape[0],))
+    def _backward(self, dout):
+        y, t = self.y, self.t
         dx = np.empty_like(y)
-        if t.size == y.size:
+        if t.ndim == 2:
             backend.ops.softmax_ce_backward_dense(y, t, y.dtype.type(dout), dx)
         else:
             backend.ops.softmax_ce_backward(y, t, y.dtype.type(dout), dx)
@@ -132,11 +154,19 @@ class Dropout:
     inference, as the book does. Masks come from NumPy's global RNG unless ``rng`` is given."""
 
     def __init__(self, dropout_ratio=0.5, rng=None):
-        self.dropout_ratio = dropout_ratio
-        self.rng = rng
+        self.dropout_ratio = validation.fraction("dropout_ratio", dropout_ratio)
+        self.rng = validation.generator("rng", rng)
         self.mask = None
 
     def forward(self, x, train_flg=True):
+        x = validation.finite_floats("x", x)
+        return self._forward(x, train_flg)
+
+    def backward(self, dout):
+        validation.forward_done(self, "mask")
+        return self._backward(validation.gradient_in(dout, self.mask.shape))
+
+    def _forward(self, x, train_flg):
         if not train_flg:
             return x * (1.0 - self.dropout_ratio)
         u = np.random.rand(*x.shape) if self.rng is None else self.rng.random(x.shape)
@@ -146,7 +176,7 @@ class Dropout:
                                     self.mask.reshape(-1), out.reshape(-1))
         return out
 
-    def backward(self, dout):
+    def _backward(self, dout):
         dx = np.empty_like(dout, order="C")
         backend.ops.dropout_backward(_flat(dout), self.mask.reshape(-1), dx.reshape(-1))
         return dx
@@ -154,12 +184,27 @@ class Dropout:
 
 class BatchNormalization:
     """Normalise each feature over the batch, then gamma * xn + beta; input (N, D) or (N, ...)
-    (flattened to (N, -1)). Running statistics are updated in place during training."""
+    (flattened to (N, -1)). Running statistics are updated in place during training.
+
+    As the book computes it: a feature that is constant over the batch gets xn = 0 (the variance
+    is 0 and the 10e-7 keeps the division finite), so every output of it is beta, and its dx is
+    gamma / sqrt(10e-7) * (dout - mean(dout)): large but finite. A batch of one row in training
+    mode is such a batch in every feature: the output is beta, dx is 0, and the running variance
+    decays towards 0 by ``momentum``. It is allowed because the book's own batch-norm gradient
+    check runs on one image.
+    """
 
     def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None):
-        self.gamma = gamma
-        self.beta = beta
-        self.momentum = momentum
+        self.gamma = validation.vector_param("gamma", gamma)
+        self.beta = validation.vector_param("beta", beta, gamma.size, gamma.dtype)
+        self.momentum = validation.fraction("momentum", momentum)
+        if (running_mean is None) != (running_var is None):
+            raise ValueError("running_mean and running_var must be given together, got one "
+                             "of them only")
+        for name, stat in (("running_mean", running_mean), ("running_var", running_var)):
+            if stat is not None:
+                validation.writable(name, validation.vector_param(name, stat, gamma.size,
+                                                                  gamma.dtype))
         self.input_shape = None
         self.running_mean = running_mean
         self.running_var = running_var
@@ -175,10 +220,13 @@ class BatchNormalization:
         return None if self.xn is None else self.xn * self.std
 
     def forward(self, x, train_flg=True):
+        x = validation.batch("x", x, self.gamma.size, self.gamma.dtype)
         return self.forward_act(x, train_flg, None)
 
     def backward(self, dout):
-        return self.backward_act(dout, None)
+        validation.forward_done(self, "xn", "training-mode ")
+        shape = (self.xn.shape[0],) + self.input_shape[1:]
+        return self.backward_act(validation.gradient_in(dout, shape, self.xn.dtype), None)
 
     def forward_act(self, x, train_flg, act):
         """act(batch_norm(x)) in one kernel; ``act`` is the activation layer or None."""

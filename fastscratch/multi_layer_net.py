@@ -7,7 +7,9 @@ class MultiLayerNet(LayeredNet):
 
     Parameters are ``params['W1'], params['b1'], ...``; ``dtype`` (float64 by default, or
     float32) is the dtype of every parameter and activation; ``seed``/``rng`` draw the initial
-    weights from their own generator instead of NumPy's global one.
+    weights from their own generator instead of NumPy's global one. Every argument is checked
+    (see ``fastscratch.validation``): x must be float32/float64 (N, input_size) or (N, ...) with
+    input_size values per row, finite; t integer labels (N,) or dense rows (N, output_size).
     """
 
     def __init__(self, input_size, hidden_size_list, output_size, activation="relu",
@@ -18,11 +20,11 @@ class MultiLayerNet(LayeredNet):
 
     def predict(self, x):
         """Scores (N, output_size) for x (N, input_size)."""
-        return self._forward(x, False)
+        return self._forward(self._input(x), False)
 
     def loss(self, x, t):
         """Cross-entropy of the scores against t plus 0.5 * lambda * sum of squared weights."""
-        return self._loss(x, t, False)
+        return self._loss(*self._inputs(x, t), False)
 
     def accuracy(self, x, t, batch_size=None):
         """Fraction classified correctly; ``batch_size`` bounds the rows held at once."""
@@ -30,10 +32,11 @@ class MultiLayerNet(LayeredNet):
 
     def numerical_gradient(self, x, t):
         """grads by central differences of ``loss`` (slow; for checking ``gradient``)."""
-        return self._numerical(lambda W: self.loss(x, t))
+        x, t = self._inputs(x, t)
+        return self._numerical(lambda W: self._loss(x, t, False))
 
     def gradient(self, x, t):
         """grads dict ('W1', 'b1', ...) of ``loss`` by backpropagation."""
-        self._loss(x, t, False)
+        self._loss(*self._inputs(x, t), False)
         self._backward()
         return self._grads()

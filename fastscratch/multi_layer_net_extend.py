@@ -4,7 +4,8 @@ from ._net import LayeredNet
 
 class MultiLayerNetExtend(LayeredNet):
     """MultiLayerNet with optional BatchNormalization (after each hidden Affine) and Dropout
-    (after each hidden activation). ``dropout_ration`` keeps the book's spelling."""
+    (after each hidden activation). ``dropout_ration`` keeps the book's spelling. Arguments are
+    checked as in MultiLayerNet."""
 
     def __init__(self, input_size, hidden_size_list, output_size, activation="relu",
                  weight_init_std="relu", weight_decay_lambda=0, use_dropout=False,
@@ -19,11 +20,11 @@ class MultiLayerNetExtend(LayeredNet):
 
     def predict(self, x, train_flg=False):
         """Scores (N, output_size); train_flg selects batch statistics and dropout masks."""
-        return self._forward(x, train_flg)
+        return self._forward(self._input(x), train_flg)
 
     def loss(self, x, t, train_flg=False):
         """Cross-entropy plus the weight-decay term, in training or inference mode."""
-        return self._loss(x, t, train_flg)
+        return self._loss(*self._inputs(x, t), train_flg)
 
     def accuracy(self, X, T, batch_size=None):
         """Fraction classified correctly in inference mode; ``batch_size`` bounds memory."""
@@ -31,10 +32,11 @@ class MultiLayerNetExtend(LayeredNet):
 
     def numerical_gradient(self, X, T):
         """grads by central differences of the training-mode loss."""
-        return self._numerical(lambda W: self.loss(X, T, train_flg=True))
+        x, t = self._inputs(X, T)
+        return self._numerical(lambda W: self._loss(x, t, True))
 
     def gradient(self, x, t):
         """grads dict ('W1', 'b1', ..., 'gamma1', 'beta1', ...) by backpropagation."""
-        self._loss(x, t, True)
+        self._loss(*self._inputs(x, t), True)
         self._backward()
         return self._grads()

@@ -1,46 +1,60 @@
 """The book's optimizers (common/optimizer.py): ``update(params, grads)`` changes the arrays in
 ``params`` in place, one fused kernel per array, with state kept per key.
 
-Every array is checked before any is changed, so a rejected call leaves params and state as they
-were. C-contiguous arrays go to the kernel as flat views; other layouts run the NumPy twin, which
-updates them in place just the same.
+Every array and hyper-parameter is checked before any array is changed, so a rejected call
+leaves params and state as they were: params must be float32 or float64 ndarrays of one dtype,
+writable (read-only ones are refused, never copied: the caller holds them), each with a grad of
+the same dtype and shape. Hyper-parameters are checked at every assignment, also between steps
+(``opt.lr = -1`` raises). Grads are not scanned for NaN/Inf (that would cost a pass over every
+gradient each step; the networks check their inputs instead). C-contiguous arrays go to the
+kernel as flat views; other layouts run the NumPy twin, which updates them in place just the
+same. State arrays set from outside that are read-only are replaced by writable copies.
 """
-import math
-
 import numpy as np
 
-from . import backend
+from . import backend, validation
 from .reference import optim as _reference
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
+class Hyper:
+    """A hyper-parameter attribute whose every assignment goes through ``check(name, value)``."""
 
-def _check_lr(name, value):
-    if not isinstance(value, (int, float, np.floating, np.integer)) or isinstance(value, bool) \
-            or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    def __init__(self, check):
+        self.check = check
 
+    def __set_name__(self, owner, name):
+        self.name = name
 
-def _check_fraction(name, value):
-    if not isinstance(value, (int, float, np.floating, np.integer)) or isinstance(value, bool) \
-            or not 0 <= value < 1:
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+    def __get__(self, obj, owner=None):
+        return self if obj is None else obj.__dict__[self.name]
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.name] = self.check(self.name, value)
 
 
 class _Optimizer:
     """Shared plumbing: validation, per-key state, one kernel call per parameter array.
 
-    A subclass names its kernel, its state dicts (``state_names``, e.g. ("v",) for Momentum) and
-    the scalars of one step (``_scalars``).
+    A subclass names its kernel, its hyper-parameters (``Hyper`` attributes), its state dicts
+    (``state_names``, e.g. ("v",) for Momentum) and the scalars of one step (``_scalars``).
     """
 
     kernel = None
     state_names = ()
+    lr = Hyper(validation.nonnegative)
 
-    def __init__(self):
+    def __init__(self, **hyper):
+        for name, value in hyper.items():
+            setattr(self, name, value)
         for name in self.state_names:
             setattr(self, name, None)
         self._views = {}  # key -> ([param, *state], their flat views or None)
+
+    def hyperparameters(self):
+        """{name: value} of the constructor's arguments (the Hyper attributes), as they are now."""
+        names = [name for cls in reversed(type(self).__mro__) for name, value in vars(cls).items()
+                 if isinstance(value, Hyper)]
+        return {name: getattr(self, name) for name in names}
 
     def _scalars(self):
         raise NotImplementedError
@@ -54,9 +68,10 @@ class _Optimizer:
         for key in params.keys():
             p = params[key]
             if key not in grads:
-                raise KeyError(f"grads has no entry for params key {key!r}")
+                raise ValueError(f"grads has no entry for params key {key!r}; grads must have "
+                                 "the keys of params")
             g = grads[key]
-            if not isinstance(p, np.ndarray) or p.dtype not in _FLOATS:
+            if not isinstance(p, np.ndarray) or p.dtype not in validation.FLOATS:
                 raise TypeError(f"params[{key!r}] must be a float32 or float64 ndarray, got "
                                 f"{getattr(p, 'dtype', type(p).__name__)}")
             if not p.flags.writeable:
@@ -68,6 +83,10 @@ class _Optimizer:
                 raise ValueError(f"grads[{key!r}] has shape {g.shape}, params[{key!r}] has "
                                  f"shape {p.shape}")
             items.append((key, p, g))
+            if p.dtype != items[0][1].dtype:
+                found = ", ".join(f"{key} {p.dtype}" for key, p, _ in items)
+                raise TypeError(f"params must all have one dtype, got {found}; build the network "
+                                "with one dtype (e.g. dtype='float32') or cast the arrays")
         return items
 
     def _state(self, key, p):
@@ -75,7 +94,8 @@ class _Optimizer:
         creating the state as zeros like p the first time a key (or a new array) is seen."""
         cached = self._views.get(key)
         if cached is not None and cached[0][0] is p and all(
-                getattr(self, name)[key] is s for name, s in zip(self.state_names, cached[0][1:])):
+                (getattr(self, name) or {}).get(key) is s
+                for name, s in zip(self.state_names, cached[0][1:])):
             return cached
         arrays = [p]
         for name in self.state_names:
@@ -84,8 +104,10 @@ class _Optimizer:
                 table = {}
                 setattr(self, name, table)
             s = table.get(key)
-            if s is None or s.shape != p.shape or s.dtype != p.dtype:
+            if not isinstance(s, np.ndarray) or s.shape != p.shape or s.dtype != p.dtype:
                 s = table[key] = np.zeros_like(p)
+            elif not s.flags.writeable:
+                s = table[key] = s.copy()
             arrays.append(s)
         flat = tuple(a.reshape(-1) for a in arrays) \
             if all(a.flags.c_contiguous for a in arrays) else None
@@ -93,19 +115,20 @@ class _Optimizer:
         return arrays, flat
 
     def update(self, params, grads):
+        """Update every array of ``params`` in place from ``grads`` (dicts with the same keys)."""
         items = self._checked(params, grads)
         scalars = self._scalars()
+        if not items:
+            return
+        dtype = items[0][1].dtype.type
+        scalars = tuple(dtype(s) for s in scalars)
         op = getattr(backend.ops, self.kernel)
-        typed = {}
         for key, p, g in items:
-            dt = p.dtype
-            if dt not in typed:
-                typed[dt] = tuple(dt.type(s) for s in scalars)
             arrays, flat = self._state(key, p)
             if flat is not None:
-                op(flat[0], g.reshape(-1), *flat[1:], *typed[dt])
+                op(flat[0], g.reshape(-1), *flat[1:], *scalars)
             else:
-                getattr(_reference, self.kernel)(arrays[0], g, *arrays[1:], *typed[dt])
+                getattr(_reference, self.kernel)(arrays[0], g, *arrays[1:], *scalars)
 
 
 class SGD(_Optimizer):
@@ -114,9 +137,7 @@ class SGD(_Optimizer):
     kernel = "sgd"
 
     def __init__(self, lr=0.01):
-        _check_lr("lr", lr)
-        super().__init__()
-        self.lr = lr
+        super().__init__(lr=lr)
 
     def _scalars(self):
         return (self.lr,)
@@ -127,13 +148,10 @@ class Momentum(_Optimizer):
 
     kernel = "momentum"
     state_names = ("v",)
+    momentum = Hyper(validation.fraction)
 
     def __init__(self, lr=0.01, momentum=0.9):
-        _check_lr("lr", lr)
-        _check_fraction("momentum", momentum)
-        super().__init__()
-        self.lr = lr
-        self.momentum = momentum
+        super().__init__(lr=lr, momentum=momentum)
 
     def _scalars(self):
         return (self.lr, self.momentum)
@@ -152,9 +170,7 @@ class AdaGrad(_Optimizer):
     state_names = ("h",)
 
     def __init__(self, lr=0.01):
-        _check_lr("lr", lr)
-        super().__init__()
-        self.lr = lr
+        super().__init__(lr=lr)
 
     def _scalars(self):
         return (self.lr, 1e-7)
@@ -165,13 +181,10 @@ class RMSprop(_Optimizer):
 
     kernel = "rmsprop"
     state_names = ("h",)
+    decay_rate = Hyper(validation.fraction)
 
     def __init__(self, lr=0.01, decay_rate=0.99):
-        _check_lr("lr", lr)
-        _check_fraction("decay_rate", decay_rate)
-        super().__init__()
-        self.lr = lr
-        self.decay_rate = decay_rate
+        super().__init__(lr=lr, decay_rate=decay_rate)
 
     def _scalars(self):
         return (self.lr, self.decay_rate, 1e-7)
@@ -182,15 +195,11 @@ class Adam(_Optimizer):
 
     kernel = "adam"
     state_names = ("m", "v")
+    beta1 = Hyper(validation.fraction)
+    beta2 = Hyper(validation.fraction)
 
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
-        _check_lr("lr", lr)
-        _check_fraction("beta1", beta1)
-        _check_fraction("beta2", beta2)
-        super().__init__()
-        self.lr = lr
-        self.beta1 = beta1
-        self.beta2 = beta2
+        super().__init__(lr=lr, beta1=beta1, beta2=beta2)
         self.iter = 0
 
     def _scalars(self):

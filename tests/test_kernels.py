@@ -101,6 +101,16 @@ def _case(name, dtype, shape, rng, act=NONE):
         return [r(k), c(0.1), r(k), e(k)]
     if name == "sum_squares":
         return [r(k)]
+    if name == "all_finite":  # odd sizes get one NaN or -Inf somewhere, even sizes none
+        x = r(k)
+        if k % 2:
+            x[rng.integers(0, k)] = rng.choice([np.nan, -np.inf])
+        return [x]
+    if name == "cast_all_finite":  # float32 in, float64 out (and the other way for float64)
+        x = _case("all_finite", dtype, k, rng)[0]
+        return [x, np.full(k, np.nan, np.float64 if dtype == np.float32 else np.float32)]
+    if name == "value_range":
+        return [r(k)]
     raise KeyError(name)
 
 
@@ -110,7 +120,7 @@ SOFTMAX_OPS = ["softmax_ce_forward", "softmax_ce_backward", "softmax_ce_forward_
                "softmax_ce_backward_dense"]
 FLAT_OPS = ["act_forward", "act_backward", "dropout_forward", "dropout_backward", "sgd",
             "momentum", "nesterov", "adagrad", "rmsprop", "adam", "weight_decay_grad",
-            "sum_squares"]
+            "sum_squares", "all_finite", "cast_all_finite", "value_range"]
 ACT_OPS = {"bias_act", "act_backward_colsum", "bn_forward_train", "bn_forward_eval",
            "bn_backward", "act_forward", "act_backward"}
 
@@ -125,7 +135,8 @@ def _compare(name, args, twin, dtype):
         if isinstance(w, np.ndarray):
             assert g.dtype == w.dtype
             assert not np.isnan(g).any() or np.isnan(w).any(), f"{name}: argument {i} unwritten"
-            scale = float(np.max(np.abs(w))) if w.size and w.dtype != bool else 1.0
+            scale = float(np.max(np.abs(w), initial=0, where=np.isfinite(w))) \
+                if w.size and w.dtype != bool else 1.0
             np.testing.assert_allclose(g, w, rtol=rtol, atol=rtol * scale,
                                        err_msg=f"{name} ({twin}) argument {i}")
     if want is not None:

@@ -3,6 +3,6 @@
 Written for clarity from the book's formulas; the oracle for tests and the baseline for
 benchmarks. Each twin writes its outputs in place, as the kernel does.
 """
-from . import activation, affine, batchnorm, dropout, optim, softmax_ce
+from . import activation, affine, batchnorm, checks, dropout, optim, softmax_ce
 
-MODULES = (activation, affine, softmax_ce, batchnorm, optim, dropout)
+MODULES = (activation, affine, softmax_ce, batchnorm, optim, dropout, checks)
