@@ -1,6 +1,5 @@
 """Softmax + cross-entropy (the book's SoftmaxWithLoss) forward and backward, one pass per row."""
 import numpy as np
-from numba import prange
 
 from .._jit import kernel
 

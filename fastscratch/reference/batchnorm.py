@@ -1,7 +1,6 @@
 """NumPy twins of kernels/batchnorm.py, staged as in the book's BatchNormalization."""
 import numpy as np
 
-from .._codes import RELU, SIGMOID
 from .affine import act_backward_colsum, bias_act
 
 __all__ = ["bn_forward_train", "bn_forward_eval", "bn_backward"]
