@@ -12,7 +12,7 @@ import pytest
 import settings
 
 from fastscratch import kernels, reference
-from fastscratch._codes import RELU
+from fastscratch.constants import RELU
 from fastscratch.benchtools.results import tag
 from fastscratch.benchtools.steps import layer_sizes
 

@@ -13,7 +13,7 @@ after checking their own input once.
 import numpy as np
 
 from . import backend, validation
-from ._codes import NONE, RELU, SIGMOID
+from .constants import NONE, RELU, SIGMOID
 
 
 def _flat(a):

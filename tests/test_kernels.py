@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from fastscratch import kernels, reference
-from fastscratch._codes import NONE, RELU, SIGMOID
+from fastscratch.constants import NONE, RELU, SIGMOID
 from fastscratch._jit import kernel
 from numba import prange
 

@@ -1,7 +1,7 @@
 """Inlined helpers shared by the kernels: activations and blocked column sums."""
 import numpy as np
 
-from .._codes import RELU, SIGMOID
+from ..constants import RELU, SIGMOID
 from .._jit import inline
 
 # Column sums run over this many fixed row blocks whose partial sums are then added in order:

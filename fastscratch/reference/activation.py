@@ -1,7 +1,7 @@
 """NumPy twins of kernels/activation.py (the book's Relu and Sigmoid)."""
 import numpy as np
 
-from .._codes import RELU, SIGMOID
+from ..constants import RELU, SIGMOID
 
 __all__ = ["act_forward", "act_backward"]
 
