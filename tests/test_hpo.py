@@ -1,5 +1,6 @@
 """fastscratch.hpo: validation split, search space, serial and Dask studies (identical results,
-dying workers, failing trials), resuming from SQLite, pruning, reports, retraining, CLI."""
+dying workers, failing trials), resuming from SQLite, pruning, reports, retraining, CLI.
+The external-cluster tests are in test_hpo_cluster.py."""
 import argparse
 import functools
 import json
@@ -15,10 +16,11 @@ optuna = pytest.importorskip("optuna")
 from optuna.trial import TrialState  # noqa: E402
 
 from fastscratch.dataset.mnist import load_mnist  # noqa: E402
-from fastscratch.hpo import (DataSpec, SearchSpace, StudyConfig, add_hpo_command,  # noqa: E402
-                             best_trials, load_split, load_study, main, retrain_best,
-                             run_hpo_command, run_study, split_indices, train_trial,
-                             write_report)
+import fastscratch.hpo.trial  # noqa: E402
+from fastscratch.hpo import (DataSpec, SearchSpace, StudyConfig, TrialsFailedError,  # noqa: E402
+                             add_hpo_command, best_trials, failed_trials, failure_summary,
+                             load_split, load_study, main, retrain_best, run_hpo_command,
+                             run_study, split_indices, train_trial, write_report)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -177,8 +179,50 @@ def test_crashing_trial_is_recorded_as_failed(tmp_path):
     states = [t.state for t in study.trials]
     assert states == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
     assert study.trials[1].user_attrs["error"] == "RuntimeError: diverged on purpose"
+    assert study.trials[1].user_attrs["error_type"] == "RuntimeError"
+    assert study.trials[1].user_attrs["host"].endswith(f":{os.getpid()}")
     assert [row["trial"] for row in best_trials(study)] == sorted(
         [0, 2], key=lambda n: -study.trials[n].value)
+
+
+def test_failure_summary_counts_and_names_the_first_error_of_each_kind(tmp_path):
+    def train(task, split, report):
+        if task.number in (1, 3):
+            raise ValueError(f"bad value in trial {task.number}")
+        raise KeyError("w")
+
+    with pytest.raises(TrialsFailedError) as info:
+        run_study(tmp_path, 4, SMALL, data_dir=DATA, train_fn=train)
+    rows = failed_trials(info.value.study)
+    assert [(r["trial"], r["error_type"]) for r in rows] == [
+        (0, "KeyError"), (1, "ValueError"), (2, "KeyError"), (3, "ValueError")]
+    assert str(info.value) == failure_summary(rows, 4)
+    host = rows[0]["host"]
+    assert str(info.value).splitlines() == [
+        "4 of 4 trials failed; first error of each kind:",
+        f"  KeyError: 'w' (first in trial 0 on {host}; 2 of this kind)",
+        f"  ValueError: bad value in trial 1 (first in trial 1 on {host}; 2 of this kind)"]
+    assert [r["trial"] for r in failed_trials(info.value.study, numbers=[2, 3, 9])] == [2, 3]
+
+
+def test_cli_exits_nonzero_when_all_trials_fail_and_report_lists_them(tmp_path, capsys,
+                                                                      monkeypatch):
+    def failing_fit(params, x, t, **kwargs):
+        raise FloatingPointError(f"loss is nan at lr={params['lr']:.3g}")
+
+    monkeypatch.setattr(fastscratch.hpo.trial, "fit", failing_fit)
+    out = str(tmp_path / "out")
+    args = ["--out", out, "--data-dir", DATA, "--n-trials", "3", "--epochs", "1",
+            "--train-size", "200"]
+    assert main(["run", *args]) == 1
+    err = capsys.readouterr().err
+    assert "error: 3 of 3 trials failed; first error of each kind:" in err
+    assert "FloatingPointError: loss is nan at lr=" in err and "3 of this kind" in err
+    assert main(["report", "--out", out]) == 0
+    printed = capsys.readouterr().out
+    assert "3 fail" in printed and "| trial | error_type | host | error |" in printed
+    assert printed.count("| FloatingPointError |") == 3
+    assert Path(out, "failed_trials.csv").read_text().count("FloatingPointError") == 3
 
 
 def test_resuming_from_sqlite_keeps_earlier_trials_and_adds_new_ones(serial, tmp_path):

@@ -9,14 +9,18 @@ serially or on Dask workers.
 """
 from .cli import add_hpo_command, main, run_hpo_command
 from .data import DataSpec, Split, load_split, split_indices
-from .report import best_trials, format_table, plot_best_curves, plot_optuna, write_report
+from .execution import ClusterError
+from .report import (best_trials, failed_trials, failure_summary, format_table, plot_best_curves,
+                     plot_optuna, write_report)
 from .retrain import retrain_best
 from .space import OPTIMIZERS, SearchSpace
-from .study import StudyConfig, default_storage, load_study, run_study, study_config
+from .study import (StudyConfig, TrialsFailedError, default_storage, load_study, run_study,
+                    study_config)
 from .trial import TrialResult, TrialTask, execute, fit, train_trial, trial_seed
 
 __all__ = ["SearchSpace", "OPTIMIZERS", "StudyConfig", "run_study", "load_study", "study_config",
            "default_storage", "DataSpec", "Split", "load_split", "split_indices", "TrialTask",
            "TrialResult", "train_trial", "fit", "execute", "trial_seed", "best_trials",
+           "failed_trials", "failure_summary", "TrialsFailedError", "ClusterError",
            "format_table", "plot_best_curves", "plot_optuna", "write_report", "retrain_best",
            "add_hpo_command", "run_hpo_command", "main"]

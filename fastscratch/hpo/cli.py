@@ -6,10 +6,12 @@ import sys
 
 from optuna.trial import TrialState
 
-from .report import format_table, write_report
+from .execution import ClusterError
+from .report import failed_trials, failure_summary, format_table, write_report
 from .retrain import retrain_best
 from .space import OPTIMIZERS, SearchSpace
-from .study import DEFAULT_STUDY, PRUNERS, SAMPLERS, StudyConfig, load_study, run_study
+from .study import (DEFAULT_STUDY, PRUNERS, SAMPLERS, StudyConfig, TrialsFailedError,
+                    load_study, run_study)
 
 DESCRIPTION = ("Search the learning rate and weight decay (and optionally more) on a validation "
                "split of MNIST's training set, as at the end of the book's chapter 6; serially, "
@@ -37,8 +39,9 @@ def _add_execution(parser):
                         help="worker processes of an embedded Dask LocalCluster (1: serial)")
     parser.add_argument("--scheduler", help="run on an existing Dask cluster, e.g. "
                         "tcp://host:8786")
-    parser.add_argument("--threads-per-worker", type=int, default=1,
-                        help="Numba/BLAS threads of each trial")
+    parser.add_argument("--threads-per-worker", type=int,
+                        help="Numba/BLAS threads of each trial (None: serially fastscratch's "
+                        "default; on Dask each worker's share of its host's usable cores)")
     parser.add_argument("--timeout", type=float, help="start no trial after this many seconds")
     parser.add_argument("--data-dir", help="MNIST directory (None: FASTSCRATCH_DATA/cache)")
     parser.add_argument("--top", type=int, default=10, help="rows of the best-trials table")
@@ -126,6 +129,12 @@ def _report(study, args):
     print(f"study {study.study_name!r}: " + ", ".join(f"{n} {s.lower()}"
                                                      for s, n in counts.items() if n))
     print(format_table(rows))
+    failed = failed_trials(study)
+    if failed:
+        print(failure_summary(failed, len(study.trials)))
+        print(format_table(failed[:args.top]))
+        if len(failed) > args.top:
+            print(f"... {len(failed) - args.top} more in {paths['failed']}")
     for name, path in paths.items():
         print(f"wrote {name}: {path}")
     for name, why in skipped.items():
@@ -142,7 +151,8 @@ def _retrain(study, args, **kwargs):
 
 
 def run_hpo_command(args):
-    """Carry out the parsed ``hpo`` action; returns the exit status (2 on bad input)."""
+    """Carry out the parsed ``hpo`` action; returns the exit status: 2 on bad input, 1 when the
+    cluster cannot run the study or every trial of this run failed."""
     try:
         if args.hpo_action != "run":  # resume, report and retrain need a stored study
             study = load_study(args.out, study_name=args.study_name, storage=args.storage)
@@ -159,6 +169,9 @@ def run_hpo_command(args):
         _report(study, args)
         if getattr(args, "retrain", False):
             _retrain(study, args, data_dir=args.data_dir)
+    except (ClusterError, TrialsFailedError) as exc:
+        print(f"fastscratch hpo: error: {exc}", file=sys.stderr)
+        return 1
     except (ValueError, KeyError, FileNotFoundError, ImportError) as exc:
         print(f"fastscratch hpo: error: {exc}", file=sys.stderr)
         return 2

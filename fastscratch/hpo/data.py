@@ -11,7 +11,7 @@ from ..dataset.mnist import load_mnist
 class DataSpec:
     """Which split to use: ``train_size`` rows of the training set (None: all 60000) drawn with
     ``seed``, of which the first ``val_fraction`` become the validation part. ``data_dir`` is
-    passed to load_mnist (None: FASTSCRATCH_DATA or the cache, on whichever machine loads)."""
+    passed to load_mnist (None: FASTSCRATCH_DATA or the cache of the driver, which loads it)."""
 
     seed: int = 0
     train_size: int = 500
@@ -56,8 +56,8 @@ def split_indices(n_rows, spec):
 
 @functools.lru_cache(maxsize=2)
 def load_split(spec):
-    """The Split ``spec`` describes, from MNIST's training set (cached per process, so each Dask
-    worker loads it once)."""
+    """The Split ``spec`` describes, from MNIST's training set (cached per process: a driver
+    that runs several studies on one split loads it once)."""
     (x, t), _ = load_mnist(normalize=True, flatten=True, data_dir=spec.data_dir, progress=False)
     train_idx, val_idx = split_indices(len(x), spec)
     return Split(x[train_idx], t[train_idx], x[val_idx], t[val_idx], train_idx, val_idx)

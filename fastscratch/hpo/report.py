@@ -1,5 +1,7 @@
-"""What a study found: a table of the best trials (CSV, Markdown), the book's figure of their
-accuracy curves, and Optuna's standard plots where matplotlib can draw them."""
+"""What a study found: a table of the best trials (CSV, Markdown), the failed trials with their
+errors, the book's figure of the best trials' accuracy curves, and Optuna's standard plots where
+matplotlib can draw them."""
+import collections
 import csv
 import functools
 import math
@@ -35,31 +37,61 @@ def best_trials(study, top=10):
     return rows
 
 
+def failed_trials(study, numbers=None):
+    """The failed trials (only those numbered in ``numbers`` if given), oldest first: a list of
+    dicts with trial, error_type (the exception's class), host and error ('Type: message')."""
+    wanted = None if numbers is None else set(numbers)
+    return [{"trial": t.number, "error_type": t.user_attrs.get("error_type") or "unknown",
+             "host": t.user_attrs.get("host") or "unknown host",
+             "error": t.user_attrs.get("error") or "(no error recorded)"}
+            for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+            if wanted is None or t.number in wanted]
+
+
+def failure_summary(rows, n_trials):
+    """Text: how many of ``n_trials`` trials failed, then per kind of error (error_type) among
+    ``rows`` (failed_trials) how often and its first occurrence with trial, host and message."""
+    count = collections.Counter(row["error_type"] for row in rows)
+    first = {}
+    for row in rows:
+        first.setdefault(row["error_type"], row)
+    lines = [f"{len(rows)} of {n_trials} trials failed; first error of each kind:"]
+    lines += [f"  {row['error']} (first in trial {row['trial']} on {row['host']}; "
+              f"{count[kind]} of this kind)" for kind, row in first.items()]
+    return "\n".join(lines)
+
+
 def _cell(value):
     if isinstance(value, float):
         return f"{value:.4f}" if 1e-3 <= abs(value) <= 1 else f"{value:.3g}"
     return str(value)
 
 
-def format_table(rows):
-    """``rows`` (from best_trials) as a Markdown table."""
+def format_table(rows, empty="(no completed trials)"):
+    """``rows`` (dicts with the same keys, from best_trials or failed_trials) as a Markdown
+    table; ``empty`` if there are none."""
     if not rows:
-        return "(no completed trials)"
+        return empty
     keys = list(rows[0])
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(_cell(row.get(k, "")) for k in keys) + " |" for row in rows]
+    lines += ["| " + " | ".join(_cell(row.get(k, "")).replace("\n", " ").replace("|", "/")
+                                for k in keys) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def _write_csv(rows, path, keys):
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else keys)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
 
 
 def write_table(rows, out_dir):
     """Write ``rows`` to out_dir/best_trials.csv and best_trials.md; returns both paths."""
-    csv_path = os.path.join(out_dir, "best_trials.csv")
+    csv_path = _write_csv(rows, os.path.join(out_dir, "best_trials.csv"),
+                          ["rank", "trial", "val_acc"])
     md_path = os.path.join(out_dir, "best_trials.md")
-    keys = list(rows[0]) if rows else ["rank", "trial", "val_acc"]
-    with open(csv_path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(rows)
     with open(md_path, "w") as f:
         f.write(format_table(rows) + "\n")
     return csv_path, md_path
@@ -112,12 +144,14 @@ def plot_optuna(study, out_dir):
 
 
 def write_report(study, out_dir, top=10, curves=20):
-    """Write the table of the ``top`` best trials, the book's figure of the best ``curves``
-    trials and Optuna's plots into ``out_dir``. Returns (table rows, {name: path},
-    {plot name: why skipped})."""
+    """Write the table of the ``top`` best trials, all failed trials with their errors
+    (failed_trials.csv), the book's figure of the best ``curves`` trials and Optuna's plots into
+    ``out_dir``. Returns (table rows, {name: path}, {plot name: why skipped})."""
     os.makedirs(out_dir, exist_ok=True)
     rows = best_trials(study, top)
     paths = dict(zip(("csv", "markdown"), write_table(rows, out_dir)))
+    paths["failed"] = _write_csv(failed_trials(study), os.path.join(out_dir, "failed_trials.csv"),
+                                 ["trial", "error_type", "host", "error"])
     if rows:
         paths["best_curves"] = plot_best_curves(study, os.path.join(out_dir, "best_curves.png"),
                                                 curves)

@@ -1,10 +1,12 @@
 """Run a study: sample trial configurations in this process, train them where the executor says,
 and record every outcome in an Optuna storage (SQLite in the output directory by default).
 
-Only this process opens the storage. Workers get a TrialTask and return a TrialResult, so the
-storage needs no shared file system or database server, SQLite has a single writer, and a
-worker that dies cannot leave a trial half-written. Parameters are drawn here in trial order,
-so with the random sampler where a trial runs cannot change what it trains.
+Only this process opens the storage and reads the data set. Workers get the validation split
+once per study from the executor, then a TrialTask per trial, and return a TrialResult, so the
+storage needs no shared file system or database server, SQLite has a single writer, workers
+need no data files, and a worker that dies cannot leave a trial half-written. Parameters are
+drawn here in trial order, so with the random sampler where a trial runs cannot change what it
+trains.
 """
 import dataclasses
 import os
@@ -17,6 +19,7 @@ from optuna.trial import TrialState
 
 from .data import DataSpec, load_split
 from .execution import make_executor
+from .report import failed_trials, failure_summary
 from .space import SearchSpace
 from .trial import TrialTask, train_trial, trial_seed
 
@@ -25,6 +28,14 @@ DEFAULT_STUDY = "fastscratch-hpo"
 SAMPLERS = ("random", "tpe")
 PRUNERS = {"none": optuna.pruners.NopPruner, "median": optuna.pruners.MedianPruner,
            "halving": optuna.pruners.SuccessiveHalvingPruner}
+
+
+class TrialsFailedError(RuntimeError):
+    """Every trial a run_study call started failed; ``study`` holds them with their errors."""
+
+    def __init__(self, message, study):
+        super().__init__(message)
+        self.study = study
 
 
 def _is_int(value, low):
@@ -161,6 +172,7 @@ def _record(study, trial, result):
         trial.report(value, epoch)
         trial.should_prune()  # the pruner keeps its per-epoch records (e.g. rungs) here
     if result.state == "FAIL":
+        trial.set_user_attr("error_type", result.error_type)
         trial.set_user_attr("error", result.error)
         study.tell(trial, state=TrialState.FAIL)
     elif result.state == "PRUNED":
@@ -169,14 +181,14 @@ def _record(study, trial, result):
         study.tell(trial, result.val_acc[-1])
 
 
-def _drive(study, config, executor, n_trials, deadline, data):
+def _drive(study, config, executor, n_trials, deadline):
     """Keep the executor full until ``n_trials`` trials have started (or the deadline passed)
-    and all have finished."""
-    running, started = {}, 0
+    and all have finished; returns the numbers of the trials started."""
+    running, started = {}, []
     pruning = config.pruner != "none"
     try:
         while True:
-            while (started < n_trials and len(running) < executor.capacity
+            while (len(started) < n_trials and len(running) < executor.capacity
                    and (deadline is None or time.monotonic() < deadline)):
                 trial = study.ask()
                 params = config.space.suggest(trial)
@@ -184,24 +196,25 @@ def _drive(study, config, executor, n_trials, deadline, data):
                 history = tuple(study.get_trials(deepcopy=False, states=(
                     TrialState.COMPLETE, TrialState.PRUNED))) if pruning else ()
                 running[trial.number] = trial
-                started += 1
+                started.append(trial.number)
                 executor.submit(TrialTask(
                     trial.number, params, seed=trial_seed(config.seed, trial.number),
-                    epochs=config.epochs, batch_size=config.batch_size, data=data,
+                    epochs=config.epochs, batch_size=config.batch_size,
                     threads=executor.threads, pruner=study.pruner if pruning else None,
                     history=history))
             if not running:
-                return
+                return started
             task, result = executor.next_done()
             _record(study, running.pop(task.number), result)
     finally:
         for trial in running.values():
-            trial.set_user_attr("error", "interrupted: the study stopped before this trial ended")
+            trial.set_user_attr("error_type", "Interrupted")
+            trial.set_user_attr("error", "Interrupted: the study stopped before this trial ended")
             study.tell(trial, state=TrialState.FAIL)
 
 
 def run_study(out_dir, n_trials, config=None, *, study_name=DEFAULT_STUDY, storage=None,
-              n_workers=1, scheduler=None, threads_per_worker=1, timeout=None,
+              n_workers=1, scheduler=None, threads_per_worker=None, timeout=None,
               data_dir=None, train_fn=train_trial):
     """Run ``n_trials`` more trials of the study ``study_name`` and return it (optuna.Study).
 
@@ -209,10 +222,16 @@ def run_study(out_dir, n_trials, config=None, *, study_name=DEFAULT_STUDY, stora
     If it exists it is continued with its stored StudyConfig (``config`` must be None or equal);
     otherwise it is created with ``config`` (default StudyConfig()). Trials run in this process
     when n_workers == 1, on an embedded Dask LocalCluster of ``n_workers`` processes on
-    127.0.0.1, or on the cluster whose scheduler is at ``scheduler``; each trial limits Numba and
-    BLAS to ``threads_per_worker`` threads (None: leave them be). No trial starts after
-    ``timeout`` seconds. ``train_fn(task, split, report)`` trains one trial
+    127.0.0.1, or on the cluster whose scheduler is at ``scheduler``. This process loads the
+    validation split (from ``data_dir``, FASTSCRATCH_DATA or the cache) and sends it to the
+    workers once. Each trial limits Numba and BLAS to ``threads_per_worker`` threads (None:
+    serially, leave them be; on Dask, each worker's share of its host's usable cores). No trial
+    starts after ``timeout`` seconds. ``train_fn(task, split, report)`` trains one trial
     (default ``train_trial``); it must be importable on the workers.
+
+    Raises TrialsFailedError if every trial it started failed (its message counts them and
+    gives the first error of each kind), and ClusterError if the Dask cluster has no worker or
+    a worker cannot import this fastscratch.
     """
     _check_execution(n_trials, n_workers, scheduler, threads_per_worker, timeout)
     if config is not None and not isinstance(config, StudyConfig):
@@ -221,13 +240,14 @@ def run_study(out_dir, n_trials, config=None, *, study_name=DEFAULT_STUDY, stora
     parallel = n_workers > 1 or scheduler is not None
     study, config = _open(storage or default_storage(out_dir), study_name, config, parallel)
     deadline = None if timeout is None else time.monotonic() + timeout
-    data = config.data(data_dir)
-    if scheduler is None:
-        load_split(data)  # a missing data set stops the study here, not in every trial
-    executor = make_executor(train_fn, n_workers=n_workers, scheduler=scheduler,
+    split = load_split(config.data(data_dir))
+    executor = make_executor(train_fn, split, n_workers=n_workers, scheduler=scheduler,
                              threads_per_worker=threads_per_worker)
     try:
-        _drive(study, config, executor, n_trials, deadline, data)
+        started = _drive(study, config, executor, n_trials, deadline)
     finally:
         executor.close()
+    failed = failed_trials(study, started)
+    if started and len(failed) == len(started):
+        raise TrialsFailedError(failure_summary(failed, len(started)), study)
     return study

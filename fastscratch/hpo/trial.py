@@ -14,7 +14,6 @@ import optuna
 
 from ..multi_layer_net_extend import MultiLayerNetExtend
 from ..threads import set_num_threads
-from .data import DataSpec, load_split
 from .space import OPTIMIZERS
 
 EVAL_BATCH = 1000  # rows per forward pass when measuring accuracy
@@ -28,15 +27,15 @@ def trial_seed(seed, number):
 
 @dataclass(frozen=True)
 class TrialTask:
-    """Everything a worker needs: the trial's configuration (SearchSpace.suggest), its seed,
-    the budget, the data, and for pruning the pruner and the finished trials to compare with."""
+    """Everything a worker needs besides the data: the trial's configuration
+    (SearchSpace.suggest), its seed, the budget, its Numba/BLAS threads (None: the executor's
+    choice), and for pruning the pruner and the finished trials to compare with."""
 
     number: int
     params: dict
     seed: int
     epochs: int
     batch_size: int
-    data: DataSpec
     threads: int = None
     pruner: optuna.pruners.BasePruner = None
     history: tuple = ()
@@ -45,13 +44,15 @@ class TrialTask:
 @dataclass
 class TrialResult:
     """What came of a task: state 'COMPLETE', 'PRUNED' or 'FAIL', accuracies per epoch, the
-    error message of a failure, the wall time and the host that ran it."""
+    error of a failure (``error_type``, the exception's class name, and ``error``,
+    'Type: message'), the wall time and the host that ran it."""
 
     number: int
     state: str = "COMPLETE"
     train_acc: list = field(default_factory=list)
     val_acc: list = field(default_factory=list)
     error: str = None
+    error_type: str = None
     seconds: float = 0.0
     host: str = ""
 
@@ -113,9 +114,9 @@ def _pruning_trial(task):
     return study.ask()
 
 
-def execute(task, train_fn=train_trial):
-    """Run ``train_fn(task, split, report)`` with the task's thread limit and return its
-    TrialResult; an exception inside becomes state 'FAIL' with the error message."""
+def execute(task, split, train_fn=train_trial):
+    """Run ``train_fn(task, split, report)`` on ``split`` (a Split) with the task's thread limit
+    and return its TrialResult; an exception inside becomes state 'FAIL' with its error."""
     result = TrialResult(task.number, host=f"{socket.gethostname()}:{os.getpid()}")
     start = time.perf_counter()
     probe = None
@@ -135,10 +136,11 @@ def execute(task, train_fn=train_trial):
             set_num_threads(task.threads)
         if task.pruner is not None:
             probe = _pruning_trial(task)
-        train_fn(task, load_split(task.data), report)
+        train_fn(task, split, report)
         if not result.val_acc:
             raise RuntimeError(f"train_fn {train_fn!r} reported no epoch")
     except Exception as exc:  # the trial fails, the study goes on
-        result.state, result.error = "FAIL", f"{type(exc).__name__}: {exc}"
+        result.state, result.error_type = "FAIL", type(exc).__name__
+        result.error = f"{result.error_type}: {exc}"
     result.seconds = time.perf_counter() - start
     return result
