@@ -55,13 +55,13 @@ def check_workers(client):
     """{worker address: describe_worker()} of every connected worker; raises ClusterError naming
     each worker that cannot import fastscratch.hpo or has another fastscratch version."""
     found = client.run(describe_worker, on_error="return")
-    hosts = {address: info.get("host", "?")
-             for address, info in client.scheduler_info()["workers"].items()}
     bad = []
     for address, answer in sorted(found.items()):
         if isinstance(answer, BaseException):
-            bad.append(f"worker {address} (host {hosts.get(address, '?')}) cannot import "
-                       f"fastscratch.hpo: {type(answer).__name__}: {answer}")
+            # Dask returns an error raised while unpickling as Exception(repr(the error)).
+            text = (str(answer) if type(answer) is Exception
+                    else f"{type(answer).__name__}: {answer}")
+            bad.append(f"worker {address} cannot import fastscratch.hpo: {text}")
         elif answer["version"] != fastscratch.__version__:
             bad.append(f"worker {address} (host {answer['host']}) has fastscratch "
                        f"{answer['version']} (from {answer['path']})")
