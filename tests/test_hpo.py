@@ -222,7 +222,9 @@ def test_cli_exits_nonzero_when_all_trials_fail_and_report_lists_them(tmp_path, 
     printed = capsys.readouterr().out
     assert "3 fail" in printed and "| trial | error_type | host | error |" in printed
     assert printed.count("| FloatingPointError |") == 3
-    assert Path(out, "failed_trials.csv").read_text().count("FloatingPointError") == 3
+    lines = Path(out, "failed_trials.csv").read_text().splitlines()
+    assert lines[0] == "trial,error_type,host,error" and len(lines) == 4
+    assert all(",FloatingPointError," in line for line in lines[1:])
 
 
 def test_resuming_from_sqlite_keeps_earlier_trials_and_adds_new_ones(serial, tmp_path):
