@@ -4,9 +4,9 @@ external workers by Dask's own counters. Not a pytest-benchmark suite (one long 
 
 Start the cluster first, from a shell without FASTSCRATCH_DATA, as on cluster machines:
 
+    export DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_TRIM_THRESHOLD_=None  # as embedded
     env -u FASTSCRATCH_DATA dask scheduler --host 127.0.0.1 --scheduler-file /tmp/s.json &
-    env -u FASTSCRATCH_DATA DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_TRIM_THRESHOLD_=None \\
-        dask worker --scheduler-file /tmp/s.json --nworkers 2 --nthreads 1 &
+    env -u FASTSCRATCH_DATA dask worker --scheduler-file /tmp/s.json --nworkers 2 --nthreads 1 &
     FASTSCRATCH_DATA=... python bench/hpo_cluster.py --scheduler-file /tmp/s.json
 """
 import argparse
