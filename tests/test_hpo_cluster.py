@@ -16,31 +16,13 @@ pytest.importorskip("optuna")
 distributed = pytest.importorskip("distributed")
 
 import fastscratch  # noqa: E402
-from fastscratch.hpo import StudyConfig, load_study, main, run_study  # noqa: E402
+from fastscratch.hpo import load_study, main, run_study  # noqa: E402
 from fastscratch.hpo.cluster import threads_per_host  # noqa: E402
+from test_hpo import DATA, SMALL, _summary  # noqa: E402  (tests/ is on sys.path under pytest)
 
 CODE = str(Path(fastscratch.__file__).resolve().parents[1])  # the fastscratch under test
 START_TIMEOUT = 120  # seconds for the scheduler and workers to come up on a busy machine
-
-
-def _mnist_dir():
-    env = os.environ.get("FASTSCRATCH_DATA")
-    for d in ([Path(env) / "mnist", Path(env)] if env else
-              [Path(CODE).parent / "shared/data/mnist"]):
-        if (d / "train-images-idx3-ubyte.gz").is_file():
-            return str(d)
-    return None
-
-
-DATA = _mnist_dir()
-SMALL = StudyConfig(seed=7, epochs=2, train_size=300)
-CLI_SMALL = ["--seed", "7", "--epochs", "2", "--train-size", "300"]
-
-
-def _summary(study):
-    """Per trial: number, state, params, value and both accuracy curves."""
-    return [(t.number, t.state, t.params, t.value, t.user_attrs.get("val_acc"),
-             t.user_attrs.get("train_acc")) for t in study.trials]
+CLI_SMALL = ["--seed", "7", "--epochs", "2", "--train-size", "300"]  # test_hpo.SMALL
 
 
 def _clean_env(home, pythonpath):
