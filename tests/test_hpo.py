@@ -16,6 +16,7 @@ optuna = pytest.importorskip("optuna")
 from optuna.trial import TrialState  # noqa: E402
 
 from fastscratch.dataset.mnist import load_mnist  # noqa: E402
+import fastscratch  # noqa: E402
 import fastscratch.hpo.trial  # noqa: E402
 from fastscratch.hpo import (DataSpec, SearchSpace, StudyConfig, TrialsFailedError,  # noqa: E402
                              add_hpo_command, best_trials, failed_trials, failure_summary,
@@ -166,6 +167,22 @@ def test_trial_whose_worker_always_dies_fails_and_others_complete(serial, cluste
     assert "KilledWorker" in study.trials[1].user_attrs["error"]
     kept = [s for s in _summary(serial) if s[0] != 1]
     assert [s for s in _summary(study) if s[0] != 1] == kept
+
+
+def _threads_train(task, split, report, *, expected):
+    """train_trial, failing the trial unless Numba runs ``expected`` threads."""
+    if fastscratch.get_num_threads() != expected:
+        raise AssertionError(f"{fastscratch.get_num_threads()} threads, expected {expected}")
+    train_trial(task, split, report)
+
+
+def test_each_worker_trains_with_its_share_of_the_cores(cluster, tmp_path):
+    from fastscratch.hpo.cluster import usable_cores
+    expected = max(1, usable_cores() // 2)  # 2 single-threaded workers on this host
+    study = run_study(tmp_path, 2, StudyConfig(epochs=1, train_size=200), scheduler=cluster,
+                      data_dir=DATA, train_fn=functools.partial(_threads_train,
+                                                                expected=expected))
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
 
 
 def _crashing_train(task, split, report):
