@@ -42,11 +42,12 @@ def external_cluster(tmp_path, worker_pythonpaths):
     scheduler_file = tmp_path / "scheduler.json"
     dask = [sys.executable, "-m", "dask"]
     procs = []
+    logs = contextlib.ExitStack()
 
     def start(args, pythonpath, log):
         procs.append(subprocess.Popen(
             dask + args, env=_clean_env(home, pythonpath), cwd=home, start_new_session=True,
-            stdout=open(tmp_path / log, "w"), stderr=subprocess.STDOUT))
+            stdout=logs.enter_context(open(tmp_path / log, "w")), stderr=subprocess.STDOUT))
 
     try:
         start(["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
@@ -73,6 +74,7 @@ def external_cluster(tmp_path, worker_pythonpaths):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=30)
+        logs.close()
 
 
 needs_mnist = pytest.mark.skipif(DATA is None, reason="real MNIST not found: set "
