@@ -1,5 +1,5 @@
 # Test data: the book's code (oreilly-japan/deep-learning-from-scratch, MIT licence),
-# common/layers.py @ 0781cbef (Relu, Sigmoid, Affine, SoftmaxWithLoss; comments dropped).
+# common/layers.py @ 0781cbef (Relu, Affine, SoftmaxWithLoss; comments dropped).
 import numpy as np
 from common.functions import *
 
@@ -18,21 +18,6 @@ class Relu:
     def backward(self, dout):
         dout[self.mask] = 0
         dx = dout
-
-        return dx
-
-
-class Sigmoid:
-    def __init__(self):
-        self.out = None
-
-    def forward(self, x):
-        out = sigmoid(x)
-        self.out = out
-        return out
-
-    def backward(self, dout):
-        dx = dout * (1.0 - self.out) * self.out
 
         return dx
 
