@@ -596,3 +596,16 @@ def test_fashion_mnist_from_debian_location(tmp_path, monkeypatch):
 def test_fashion_rejects_mnist_files():
     with pytest.raises(ChecksumMismatchError, match="not the original Fashion-MNIST file"):
         load_fashion_mnist(data_dir=MNIST_DIR)
+
+
+def test_fashion_mnist_on_the_same_store(tmp_path):
+    d = tmp_path / "syn"
+    arrays = _make_synth(d)  # Fashion-MNIST's files have MNIST's names and format
+    (x, t), (xt, tt) = load_fashion_mnist(normalize=False, data_dir=d, verify=False)
+    for got, key in ((x, "train_img"), (t, "train_label"), (xt, "test_img"), (tt, "test_label")):
+        np.testing.assert_array_equal(got, arrays[key])
+    load_mnist(normalize=False, data_dir=d, verify=False)
+    assert {p.name for p in d.glob("*.npz")} == {"fastscratch-fashion-mnist-cache.npz",
+                                                  "fastscratch-mnist-cache.npz"}
+    with pytest.raises(ChecksumMismatchError, match="not the original Fashion-MNIST file"):
+        load_fashion_mnist(data_dir=d)
