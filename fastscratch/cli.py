@@ -128,10 +128,9 @@ def _train_arguments(p):
                       help="test on the first N test images only")
     run = p.add_argument_group("run")
     run.add_argument("--backend", choices=BACKENDS, default="numba")
-    run.add_argument("--threads", type=positive_int, default=1,
-                     help="threads for Numba and BLAS (default 1: on a machine busy with other "
-                          "work, more threads spin and make this small net several times "
-                          "slower; on an idle multicore machine try the number of cores)")
+    run.add_argument("--threads", type=positive_int, default=None,
+                     help="threads for the kernels (default: every usable core, or "
+                          "FASTSCRATCH_NUM_THREADS; more than the usable cores is capped)")
     run.add_argument("--seed", type=int, default=None, help="seed of NumPy's global RNG")
     run.add_argument("--out", type=Path, default=None,
                      help="output directory (default runs/<timestamp>)")
@@ -248,7 +247,8 @@ def _train(args):
     param = _optimizer_param(args)
     checkpoints = _checkpoint_options(args)
     use_backend(args.backend)
-    set_num_threads(args.threads)
+    if args.threads is not None:
+        set_num_threads(args.threads)
     if args.seed is not None:
         np.random.seed(args.seed)
     try:
@@ -315,6 +315,23 @@ def _hpo(args):
     return run_hpo_command(args)
 
 
+def _run_arguments(p):
+    p.add_argument("--seed", type=int, default=None,
+                   help="call np.random.seed(SEED) before the script starts")
+    p.add_argument("script", help="a script of the book, e.g. ch05/train_neuralnet.py; it runs "
+                                  "from its own folder with common and dataset from fastscratch")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="the script's own arguments")
+
+
+def _run(args):
+    from .book_scripts import run_script
+    if not Path(args.script).is_file():
+        raise UsageError(f"script: expected a Python file, {args.script!r} is not a file")
+    if args.seed is not None and not 0 <= args.seed < 2**32:
+        raise UsageError(f"--seed: expected an integer in [0, 2**32), got {args.seed}")
+    return run_script(args.script, args.args, seed=args.seed)
+
+
 COMMANDS = {
     "train": Command("train a fully connected net on MNIST and write its history and plot",
                      _train_arguments, _train),
@@ -322,6 +339,8 @@ COMMANDS = {
                      _bench_arguments, _bench),
     "hpo": Command("hyper-parameter search (Optuna, optionally on a Dask cluster)",
                    _hpo_arguments, _hpo),
+    "run": Command("run a script of the book unchanged, its common and dataset imports "
+                   "resolved to fastscratch", _run_arguments, _run),
 }
 
 
