@@ -177,8 +177,7 @@ def _threads_train(task, split, report, *, expected):
 
 
 def test_each_worker_trains_with_its_share_of_the_cores(cluster, tmp_path):
-    from fastscratch.hpo.cluster import usable_cores
-    expected = max(1, usable_cores() // 2)  # 2 single-threaded workers on this host
+    expected = max(1, fastscratch.threads.usable_cores() // 2)  # 2 single-threaded workers on this host
     study = run_study(tmp_path, 2, StudyConfig(epochs=1, train_size=200), scheduler=cluster,
                       data_dir=DATA, train_fn=functools.partial(_threads_train,
                                                                 expected=expected))

@@ -20,10 +20,12 @@ import distributed
 
 import fastscratch
 
+from ..threads import usable_cores
 from .execution import ClusterError
 from .trial import TrialResult, execute
 
-THREAD_ENV = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+THREAD_ENV = ("FASTSCRATCH_NUM_THREADS", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS",
+              "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 LOCAL_CLUSTER_CONFIG = {
     # A worker holds only the trial it runs, so its death touches no other trial.
     "distributed.scheduler.worker-saturation": 1.0,
@@ -32,14 +34,6 @@ LOCAL_CLUSTER_CONFIG = {
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
 }
 WAIT_FOR_WORKERS = 60.0  # seconds a cluster gets to show its first worker
-
-
-def usable_cores():
-    """The number of cores this process may run on (its CPU affinity where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 def describe_worker():
