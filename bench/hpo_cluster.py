@@ -78,7 +78,7 @@ def main():
         sched1, work1 = (observer.run_on_scheduler(scheduler_to_workers),
                          observer.run(worker_counters))
         result["bytes"] = {
-            "split_pickled": len(pickle.dumps(StudyData(split, {}))),
+            "split_pickled": len(pickle.dumps(StudyData(split))),
             "scheduler_to_workers_stream": _delta(sched1, sched0),
             "worker_transfers_out": _delta(work1, work0, "transfer_out"),
             "workers_to_scheduler_stream": _delta(work1, work0, "to_scheduler"),

@@ -177,7 +177,10 @@ def _threads_train(task, split, report, *, expected):
 
 
 def test_each_worker_trains_with_its_share_of_the_cores(cluster, tmp_path):
-    expected = max(1, fastscratch.threads.usable_cores() // 2)  # 2 single-threaded workers on this host
+    import distributed
+    with distributed.Client(cluster) as client:  # a worker killed by a test before restarts
+        client.wait_for_workers(2, timeout=120)
+    expected = max(1, fastscratch.threads.usable_cores() // 2)  # 2 single-threaded workers
     study = run_study(tmp_path, 2, StudyConfig(epochs=1, train_size=200), scheduler=cluster,
                       data_dir=DATA, train_fn=functools.partial(_threads_train,
                                                                 expected=expected))

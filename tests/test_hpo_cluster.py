@@ -1,6 +1,6 @@
 """fastscratch.hpo on a real external Dask cluster: `dask scheduler` and `dask worker` started as
 subprocesses on 127.0.0.1 with an environment that has no FASTSCRATCH_DATA and an empty HOME, as
-a cluster user has them; and the split of threads among workers."""
+a cluster user has them; and the share of a host's cores each worker's trials get."""
 import contextlib
 import json
 import os
@@ -17,7 +17,7 @@ distributed = pytest.importorskip("distributed")
 
 import fastscratch  # noqa: E402
 from fastscratch.hpo import load_study, main, run_study  # noqa: E402
-from fastscratch.hpo.cluster import threads_per_host  # noqa: E402
+from fastscratch.hpo.cluster import share_of_cores  # noqa: E402
 from test_hpo import DATA, SMALL, _summary  # noqa: E402  (tests/ is on sys.path under pytest)
 
 CODE = str(Path(fastscratch.__file__).resolve().parents[1])  # the fastscratch under test
@@ -117,13 +117,13 @@ def test_worker_that_cannot_import_fastscratch_stops_the_study_before_any_trial(
     assert load_study(out).trials == []  # the study was opened, but no trial started
 
 
-@pytest.mark.parametrize("workers, nthreads, expected", [
-    ({"a": {"host": "h1", "cores": 8}, "b": {"host": "h1", "cores": 8}}, {"a": 1, "b": 1},
-     {"h1": 4}),
-    ({"a": {"host": "h1", "cores": 8}, "b": {"host": "h1", "cores": 8}}, {"a": 2, "b": 1},
-     {"h1": 2}),
-    ({"a": {"host": "h1", "cores": 2}, "b": {"host": "h2", "cores": 16}, "c": {"host": "h1",
-      "cores": 2}, "d": {"host": "h1", "cores": 2}}, {"a": 1, "b": 4, "c": 1, "d": 1},
-     {"h1": 1, "h2": 4})])
-def test_threads_per_host_shares_each_hosts_cores_among_its_trials(workers, nthreads, expected):
-    assert threads_per_host(workers, nthreads) == expected
+@pytest.mark.parametrize("address, cores, expected", [
+    ("tcp://10.0.0.1:4001", 8, 4),   # 2 single-threaded workers on 10.0.0.1
+    ("tcp://10.0.0.2:4001", 16, 4),  # 1 worker of 4 threads on 10.0.0.2
+    ("tcp://10.0.0.3:4001", 2, 1),   # 3 workers on 2 cores: at least 1
+    ("tcp://10.0.0.4:4001", 8, 8)])  # a worker not (yet) listed counts as none
+def test_share_of_cores_divides_a_hosts_cores_among_its_worker_threads(address, cores,
+                                                                         expected):
+    nthreads = {"tcp://10.0.0.1:4001": 1, "tcp://10.0.0.1:4002": 1, "tcp://10.0.0.2:4001": 4,
+                "tcp://10.0.0.3:4001": 1, "tcp://10.0.0.3:4002": 1, "tcp://10.0.0.3:4003": 1}
+    assert share_of_cores(address, nthreads, cores) == expected

@@ -6,9 +6,9 @@ the study's Split to the cluster once, as a worker plugin: the scheduler keeps o
 gives it to every worker that is or later joins the cluster (one restarted by its nanny too),
 where it stays in memory for all the study's trials. Per trial only the TrialTask goes out and
 the TrialResult comes back, so workers need no data files. Each trial's Numba/BLAS threads are
-its worker's share of its host's usable cores unless the study fixes a count.
+its worker's share of its host's usable cores (among the worker threads on that host when the
+trial starts) unless the study fixes a count.
 """
-import collections
 import contextlib
 import dataclasses
 import os
@@ -17,6 +17,7 @@ import uuid
 
 import dask
 import distributed
+from distributed.comm import get_address_host
 
 import fastscratch
 
@@ -38,11 +39,10 @@ WAIT_FOR_WORKERS = 60.0  # seconds a cluster gets to show its first worker
 
 def describe_worker():
     """What the driver checks of a worker (run there through Client.run): a dict of
-    fastscratch's version and directory, the host name and its usable cores. Unpickling this
-    function imports fastscratch.hpo, so a worker that cannot import it answers with that
-    error instead."""
+    fastscratch's version and directory and the host name. Unpickling this function imports
+    fastscratch.hpo, so a worker that cannot import it answers with that error instead."""
     return {"version": fastscratch.__version__, "path": os.path.dirname(fastscratch.__file__),
-            "host": socket.gethostname(), "cores": usable_cores()}
+            "host": socket.gethostname()}
 
 
 def check_workers(client):
@@ -69,43 +69,35 @@ def check_workers(client):
     return found
 
 
-def threads_per_host(workers, nthreads):
-    """{host: Numba/BLAS threads per trial}: each host's usable cores divided among the trials
-    it runs at once (the worker threads on it), at least 1. ``workers`` is check_workers'
-    answer, ``nthreads`` Client.nthreads()."""
-    cores, slots = {}, collections.Counter()
-    for address, found in workers.items():
-        cores[found["host"]] = max(cores.get(found["host"], 1), found["cores"])
-        slots[found["host"]] += nthreads.get(address, 1)
-    return {host: max(1, cores[host] // slots[host]) for host in cores}
+def share_of_cores(address, nthreads, cores):
+    """Numba/BLAS threads per trial for the worker at ``address``: ``cores`` divided among the
+    trials its host runs at once, i.e. the worker threads that ``nthreads`` ({worker address:
+    threads}, as Client.nthreads() gives it) lists at the same host address; at least 1."""
+    host = get_address_host(address)
+    slots = sum(n for other, n in nthreads.items() if get_address_host(other) == host)
+    return max(1, cores // max(1, slots))
 
 
 class StudyData(distributed.WorkerPlugin):
-    """Kept in each worker's memory (``Worker.plugins``) for the whole study: the Split and the
-    thread count per host (threads_per_host)."""
+    """The study's Split, kept in each worker's memory (``Worker.plugins``) for all trials."""
 
-    def __init__(self, split, host_threads):
+    def __init__(self, split):
         self.split = split
-        self.host_threads = host_threads
-
-    def threads_for(self, worker):
-        """This worker's threads per trial; a host the driver did not see at connection time
-        shares its cores among this worker's threads alone."""
-        found = self.host_threads.get(socket.gethostname())
-        return found or max(1, usable_cores() // worker.state.nthreads)
 
 
 def run_on_worker(task, train_fn, plugin_name):
     """On a Dask worker: ``execute`` the task on the Split of the StudyData plugin
-    ``plugin_name``, with the worker's share of its host's cores when the task fixes no
-    thread count. Returns the TrialResult."""
+    ``plugin_name``, with the worker's share_of_cores (counted as the trial starts) when the
+    task fixes no thread count. Returns the TrialResult."""
     worker = distributed.get_worker()
     data = worker.plugins.get(plugin_name)
     if data is None:
         raise RuntimeError(f"worker {worker.address} holds no data of this study (no worker "
                            f"plugin {plugin_name!r}; was it started with another fastscratch?)")
     if task.threads is None:
-        task = dataclasses.replace(task, threads=data.threads_for(worker))
+        nthreads = distributed.get_client().nthreads()
+        task = dataclasses.replace(task, threads=share_of_cores(worker.address, nthreads,
+                                                                usable_cores()))
     return execute(task, data.split, train_fn)
 
 
@@ -114,7 +106,7 @@ class DaskExecutor:
     starts a LocalCluster of ``n_workers`` single-threaded worker processes on 127.0.0.1 whose
     Numba/BLAS thread counts are ``threads`` (None: the usable cores divided among the workers;
     environment variables, set before the worker imports them). Each task calls
-    set_num_threads on its worker: ``threads``, or None for threads_per_host's share.
+    set_num_threads on its worker: ``threads``, or if None its share_of_cores.
 
     A worker that dies mid-task makes the scheduler run the task again on another worker, up to
     Dask's ``distributed.scheduler.allowed-failures`` times; after that the task's result is a
@@ -155,10 +147,9 @@ class DaskExecutor:
             raise ClusterError(f"no Dask worker joined the scheduler at "
                                f"{self.client.scheduler.address} within {WAIT_FOR_WORKERS:g} s;"
                                " start some with: dask worker ADDRESS") from None
-        workers = check_workers(self.client)
-        plugin = StudyData(split, threads_per_host(workers, self.client.nthreads()))
+        check_workers(self.client)
         name = f"fastscratch-hpo-data-{self._run}"
-        self.client.register_plugin(plugin, name=name)
+        self.client.register_plugin(StudyData(split), name=name)
         self._plugin = name
 
     @property
