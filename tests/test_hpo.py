@@ -141,6 +141,22 @@ def test_two_worker_local_cluster_matches_serial_run(serial, tmp_path):
     assert _summary(parallel) == _summary(serial)
 
 
+def _threads_train(task, split, report, *, expected):
+    """train_trial, failing the trial unless Numba runs ``expected`` threads."""
+    if fastscratch.get_num_threads() != expected:
+        raise AssertionError(f"{fastscratch.get_num_threads()} threads, expected {expected}")
+    train_trial(task, split, report)
+
+
+def test_each_worker_trains_with_its_share_of_the_cores(cluster, tmp_path):
+    expected = max(1, fastscratch.threads.usable_cores() // 2)  # 2 single-threaded workers
+    study = run_study(tmp_path, 2, StudyConfig(epochs=1, train_size=200), scheduler=cluster,
+                      data_dir=DATA, train_fn=functools.partial(_threads_train,
+                                                                expected=expected))
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2, \
+        [t.user_attrs.get("error") for t in study.trials]
+
+
 def _dying_train(task, split, report, *, marker, always):
     """train_trial, except that trial 1 kills its worker process: once (then it is rerun and
     succeeds) or every time."""
@@ -167,24 +183,6 @@ def test_trial_whose_worker_always_dies_fails_and_others_complete(serial, cluste
     assert "KilledWorker" in study.trials[1].user_attrs["error"]
     kept = [s for s in _summary(serial) if s[0] != 1]
     assert [s for s in _summary(study) if s[0] != 1] == kept
-
-
-def _threads_train(task, split, report, *, expected):
-    """train_trial, failing the trial unless Numba runs ``expected`` threads."""
-    if fastscratch.get_num_threads() != expected:
-        raise AssertionError(f"{fastscratch.get_num_threads()} threads, expected {expected}")
-    train_trial(task, split, report)
-
-
-def test_each_worker_trains_with_its_share_of_the_cores(cluster, tmp_path):
-    import distributed
-    with distributed.Client(cluster) as client:  # a worker killed by a test before restarts
-        client.wait_for_workers(2, timeout=120)
-    expected = max(1, fastscratch.threads.usable_cores() // 2)  # 2 single-threaded workers
-    study = run_study(tmp_path, 2, StudyConfig(epochs=1, train_size=200), scheduler=cluster,
-                      data_dir=DATA, train_fn=functools.partial(_threads_train,
-                                                                expected=expected))
-    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
 
 
 def _crashing_train(task, split, report):
