@@ -2,9 +2,10 @@
 LocalCluster and serially; wall times, speed-ups over the serial run, and the bytes sent to the
 external workers by Dask's own counters. Not a pytest-benchmark suite (one long run each).
 
-Start the cluster first, from a shell without FASTSCRATCH_DATA, as on cluster machines:
+Start the cluster first, from a shell without FASTSCRATCH_DATA, as on cluster machines, with
+the Dask config file of docs/hpo.md that unsets MALLOC_TRIM_THRESHOLD_ (as the embedded cluster
+does):
 
-    export DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_TRIM_THRESHOLD_=None  # as embedded
     env -u FASTSCRATCH_DATA dask scheduler --host 127.0.0.1 --scheduler-file /tmp/s.json &
     env -u FASTSCRATCH_DATA dask worker --scheduler-file /tmp/s.json --nworkers 2 --nthreads 1 &
     FASTSCRATCH_DATA=... python bench/hpo_cluster.py --scheduler-file /tmp/s.json
