@@ -308,7 +308,7 @@ def _out_size(size, window, stride, pad):
     return (size + 2 * pad - window) // stride + 1
 
 
-class Convolution:
+class Convolution(Layer):
     """out = conv(x, W) + b over images x (N, C, H, W) with filters W (FN, C, FH, FW), b (FN,):
     out (N, FN, OH, OW), OH = (H + 2 pad - FH) // stride + 1. A following Relu or Sigmoid can
     be fused (``act``), as for Affine.
@@ -337,11 +337,13 @@ class Convolution:
             return None
         return self._patches.transpose(0, 2, 1).reshape(-1, self._patches.shape[1])
 
+    @checked
     def forward(self, x):
         x = validation.images("x", x, self.W.shape[2:], self.pad, self.W.shape[1],
                               self.W.dtype)
         return self._run(x, True)
 
+    @checked
     def backward(self, dout):
         validation.forward_done(self, "x")
         n, _, h, w = self.x.shape
@@ -351,7 +353,7 @@ class Convolution:
 
     def _run(self, x, train_flg=True, act=None):
         """act(conv(x, W) + b) for checked x; ``act`` is the following activation layer or
-        None, and is left holding its output as if it had run on its own."""
+        None."""
         W = np.ascontiguousarray(self.W)
         fn, c, fh, fw = W.shape
         n, _, h, w = x.shape
@@ -359,12 +361,10 @@ class Convolution:
         ow = _out_size(w, fw, self.stride, self.pad)
         self._patches = np.empty((n, c * fh * fw, oh * ow), dtype=W.dtype)
         out = np.empty((n, fn, oh, ow), dtype=W.dtype)
-        backend.ops.conv_forward(x, W, self.b, self.stride, self.pad,
-                                 NONE if act is None else act.code, self._patches, out)
+        backend.ops.conv_forward(x, W, self.b, self.stride, self.pad, _code(act),
+                                 self._patches, out)
         self.x = x
         self.col_W = self.W.reshape(fn, -1).T
-        if act is not None:
-            act.out = out
         return out
 
     def _grad(self, dout, act=None, need_dx=True):
@@ -375,13 +375,13 @@ class Convolution:
         self.dW = np.empty(W.shape, dtype=dtype)
         self.db = np.empty(W.shape[0], dtype=dtype)
         dx = np.empty(self.x.shape if need_dx else (0, 0, 0, 0), dtype=dtype)
-        backend.ops.conv_backward(dout, dout if act is None else act.out,
-                                  NONE if act is None else act.code, self._patches, W,
-                                  self.stride, self.pad, need_dx, self.dW, self.db, dx)
+        backend.ops.conv_backward(dout, dout if act is None else act.out, _code(act),
+                                  self._patches, W, self.stride, self.pad, need_dx, self.dW,
+                                  self.db, dx)
         return dx if need_dx else None
 
 
-class Pooling:
+class Pooling(Layer):
     """Max pooling of x (N, C, H, W) over pool_h x pool_w windows: out (N, C, OH, OW) with
     OH = (H + 2 pad - pool_h) // stride + 1. Padding counts as zeros, as in the book's im2col.
     (The book computes OH without pad and so fails at a reshape for most pad > 0; where it runs,
@@ -397,10 +397,12 @@ class Pooling:
         self.x = None
         self.arg_max = None
 
+    @checked
     def forward(self, x):
         x = validation.images("x", x, (self.pool_h, self.pool_w), self.pad)
         return self._run(x, True)
 
+    @checked
     def backward(self, dout):
         validation.forward_done(self, "x")
         n, c, h, w = self.x.shape

@@ -64,7 +64,7 @@ def test_convolution(act, stride, pad, backend_name, rng):
                            pad), act and act()
     x = rng.standard_normal((2, 3, 6, 5))
     forward, backward = (layer.forward, layer.backward) if a is None else \
-        (lambda v: layer._run(v, True, a), lambda d: layer._grad(d, a))
+        (_fused(layer, a), lambda d: layer._grad(d, a))
     _check_layer(forward, backward, x,
                  {"W": (layer.W, lambda: layer.dW), "b": (layer.b, lambda: layer.db)}, rng)
 
