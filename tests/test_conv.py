@@ -148,7 +148,7 @@ def test_convolution_forward_refuses_bad_input(x, error, words, rng):
 def test_backward_needs_a_forward_and_the_output_shape(rng):
     conv, pool = Convolution(rng.standard_normal((4, 3, 3, 3)), np.zeros(4)), Pooling(2, 2, 2)
     for layer in (conv, pool):
-        with pytest.raises(ValueError, match="needs a forward pass first"):
+        with pytest.raises(ValueError, match="needs a training-mode forward pass first"):
             layer.backward(np.ones((1, 4, 2, 2)))
     x = rng.standard_normal((2, 3, 6, 6))
     out = pool.forward(conv.forward(x))
@@ -162,6 +162,20 @@ def test_backward_needs_a_forward_and_the_output_shape(rng):
     with pytest.raises(ValueError, match=r"dout\[1, 2, 3, 0\] is nan"):
         conv.backward(bad)
     np.testing.assert_array_equal(conv.dW, dW)
+
+
+def test_inference_mode_keeps_nothing_for_backward(backend_name, rng):
+    """_run(x, False) (the networks' predict) gives the training-mode output but keeps no
+    patches or argmax; backward then asks for a training-mode forward."""
+    conv, pool = Convolution(rng.standard_normal((4, 2, 3, 3)), rng.standard_normal(4)), \
+        Pooling(2, 2, 2)
+    x = rng.standard_normal((3, 2, 8, 8))
+    want = pool.forward(conv.forward(x))
+    got = pool._run(conv._run(x, False), False)
+    np.testing.assert_array_equal(got, want)
+    for layer in (conv, pool):
+        with pytest.raises(ValueError, match="needs a training-mode forward pass first"):
+            layer.backward(np.ones((3, 4, 3, 3)))
 
 
 def test_pooling_refuses_images_smaller_than_the_window():

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from fastscratch.gradient import numerical_gradient
-from fastscratch.layers import (Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu,
-                                Sigmoid, SoftmaxWithLoss)
+from fastscratch.layers import (Affine, BatchNormalization, Convolution, Dropout, Pooling,
+                                Relu, Sigmoid, SoftmaxWithLoss)
 from fastscratch.multi_layer_net import MultiLayerNet
 from fastscratch.multi_layer_net_extend import MultiLayerNetExtend
 
