@@ -116,7 +116,7 @@ def build_conv_backward(case, dtype, rng):
     reference.conv.conv_forward(*fwd)
     x, W, _, stride, pad, act, col, out = fwd
     dout = rng.standard_normal(out.shape).astype(dtype)
-    return [(dout, out, act, col, W, stride, pad, True, np.empty_like(W),
+    return [(dout, out, act, col, W, stride, pad, np.empty_like(W),
              np.empty(W.shape[0], dtype), np.empty_like(x))], ()
 
 

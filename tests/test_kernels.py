@@ -209,7 +209,7 @@ def _conv_case(name, dtype, geometry, rng, act, need_dx=True):
                                     col, out)
         dout = r(n, fn, oh, ow)
         return [dout, dout if act == NONE else out, act, col, r(fn, c, fh, fw), stride, pad,
-                need_dx, e(fn, c, fh, fw), e(fn), e(n, c, h, w)]
+                e(fn, c, fh, fw), e(fn), e(n, c, h, w) if need_dx else None]
     arg_max = np.full(n * oh * ow * c, -1, np.intp)
     if name == "pool_forward":
         return [r(n, c, h, w), fh, fw, stride, pad, e(n, c, oh, ow), arg_max]
