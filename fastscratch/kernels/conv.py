@@ -33,9 +33,11 @@ def valid_range(n_out, size, offset, stride):
 
 
 @inline
-def im2col_image(img, fh_, fw_, stride, pad, oh_, ow_, col):
-    """col[(c, fh, fw), (oh, ow)] = img[c, oh*stride + fh - pad, ow*stride + fw - pad], zero
-    outside the image; img (C, H, W), col (C*FH*FW, OH*OW)."""
+def copy_patches(img, fh_, fw_, stride, pad, oh_, ow_, col, to_col):
+    """to_col: im2col of one image, col[(c, fh, fw), (oh, ow)] = img[c, oh*stride + fh - pad,
+    ow*stride + fw - pad], zero outside the image. Else its adjoint col2im: each col entry is
+    added to its pixel of img (entries that fall into the padding are dropped).
+    img (C, H, W), col (C*FH*FW, OH*OW)."""
     c_, h, w = img.shape
     zero = col.dtype.type(0.0)
     for c in range(c_):
@@ -44,38 +46,22 @@ def im2col_image(img, fh_, fw_, stride, pad, oh_, ow_, col):
             for fw in range(fw_):
                 k = (c * fh_ + fh) * fw_ + fw
                 x_lo, x_hi = valid_range(ow_, w, fw - pad, stride)
-                for oh in range(oh_):
-                    row = oh * ow_
-                    if oh < y_lo or oh >= y_hi:
-                        for ow in range(ow_):
-                            col[k, row + ow] = zero
-                        continue
-                    iy = oh * stride + fh - pad
-                    for ow in range(x_lo):
-                        col[k, row + ow] = zero
-                    for ow in range(x_lo, x_hi):
-                        col[k, row + ow] = img[c, iy, ow * stride + fw - pad]
-                    for ow in range(x_hi, ow_):
-                        col[k, row + ow] = zero
-
-
-@inline
-def col2im_image(col, fh_, fw_, stride, pad, oh_, ow_, img):
-    """The adjoint of im2col_image: img = 0, then each col entry added back to its pixel
-    (entries that fall into the padding are dropped)."""
-    c_, h, w = img.shape
-    img[...] = 0
-    for c in range(c_):
-        for fh in range(fh_):
-            y_lo, y_hi = valid_range(oh_, h, fh - pad, stride)
-            for fw in range(fw_):
-                k = (c * fh_ + fh) * fw_ + fw
-                x_lo, x_hi = valid_range(ow_, w, fw - pad, stride)
+                if to_col:  # the patch entries that fall into the padding
+                    for oh in range(oh_):
+                        lo, hi = (x_lo, x_hi) if y_lo <= oh < y_hi else (ow_, ow_)
+                        for ow in range(lo):
+                            col[k, oh * ow_ + ow] = zero
+                        for ow in range(hi, ow_):
+                            col[k, oh * ow_ + ow] = zero
                 for oh in range(y_lo, y_hi):
                     iy = oh * stride + fh - pad
                     row = oh * ow_
-                    for ow in range(x_lo, x_hi):
-                        img[c, iy, ow * stride + fw - pad] += col[k, row + ow]
+                    if to_col:
+                        for ow in range(x_lo, x_hi):
+                            col[k, row + ow] = img[c, iy, ow * stride + fw - pad]
+                    else:
+                        for ow in range(x_lo, x_hi):
+                            img[c, iy, ow * stride + fw - pad] += col[k, row + ow]
 
 
 @kernel(work=_forward_work, parallel_min=PRODUCT_PARALLEL_MIN)
@@ -94,7 +80,7 @@ def conv_forward(x, W, b, stride, pad, act, col, out):
         scratch = np.empty((0 if keep else k_, p_), out.dtype)
         for n in block_rows(blk, nb, n_):
             patches = col[n] if keep else scratch
-            im2col_image(x[n], fh_, fw_, stride, pad, oh_, ow_, patches)
+            copy_patches(x[n], fh_, fw_, stride, pad, oh_, ow_, patches, True)
             z = out[n].reshape(fn_, p_)
             gemm(w_mat, False, patches, False, z)
             for f in range(fn_):
@@ -140,6 +126,7 @@ def conv_backward(dout, y, act, col, W, stride, pad, dW, db, dx):
                     dw_blk[f, k] += dw_n[f, k]
             if dx is not None:
                 gemm(w_mat, True, g_n, False, dcol)
-                col2im_image(dcol, fh_, fw_, stride, pad, oh_, ow_, dx[n])
+                dx[n] = 0
+                copy_patches(dx[n], fh_, fw_, stride, pad, oh_, ow_, dcol, False)
     add_blocks(part_w, dW.reshape(fn_ * k_), one)
     add_blocks(part_b, db, one)
