@@ -29,3 +29,12 @@ def backend_name(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def mnist_data_dir():
+    """mnist_dir(), or skip the test when the MNIST files are not there."""
+    d = mnist_dir()
+    if d is None:
+        pytest.skip("MNIST files not found: set FASTSCRATCH_DATA or put them in ../shared/data/mnist")
+    return d
