@@ -14,8 +14,10 @@ from typing import Callable
 
 import numpy as np
 
+from . import validation
 from .backend import BACKENDS
-from .trainer import OPTIMIZERS, parse_every
+from .run_control import parse_every
+from .trainer import OPTIMIZERS
 
 
 @dataclass(frozen=True)
@@ -34,12 +36,9 @@ class UsageError(Exception):
 def positive_int(text):
     """An argparse type: a positive int (for the options of any subcommand)."""
     try:
-        value = int(text)
+        return validation.positive_int("value", int(text))
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
 
 
 def _number(low, high=None, low_open=False):
@@ -79,10 +78,14 @@ def _hidden(text):
 
 
 def _weight_init(text):
-    """'he'/'relu', 'xavier'/'sigmoid', or a positive standard deviation."""
-    if text.lower() in ("he", "relu", "xavier", "sigmoid"):
-        return text.lower()
-    return _number(0, low_open=True)(text)
+    """A name of the book's weight scales ('he'/'relu', 'xavier'/'sigmoid') or a positive
+    standard deviation."""
+    from ._net import INIT_NAMES, check_init
+    try:
+        return check_init(float(text) if text.lower() not in INIT_NAMES else text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected {', '.join(INIT_NAMES)} or a positive number, got {text!r}") from None
 
 
 # ------------------------------------------------------------------ train

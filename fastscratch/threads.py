@@ -2,6 +2,8 @@
 import numba
 from threadpoolctl import threadpool_limits
 
+from . import validation
+
 _blas_limit = None
 
 
@@ -11,8 +13,7 @@ def set_num_threads(n):
     Numba and BLAS never run at the same time within a step, so sharing the cores is safe.
     """
     global _blas_limit
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    n = validation.positive_int("n", n)
     n_numba = min(n, numba.config.NUMBA_NUM_THREADS)
     numba.set_num_threads(n_numba)
     _blas_limit = threadpool_limits(limits=n, user_api="blas")

@@ -48,7 +48,9 @@ def test_train_end_to_end(tmp_path):
     (["train", "--epochs", "0"], "argument --epochs: expected a positive integer, got '0'"),
     (["train", "--dropout", "1.5"], r"argument --dropout: expected a number in \[0, 1\)"),
     (["train", "--lr", "0"], r"argument --lr: expected a number in \(0, inf\)"),
-    (["train", "--weight-init", "glorot"], "argument --weight-init: expected a number"),
+    (["train", "--weight-init", "glorot"],
+     "argument --weight-init: expected relu, he, sigmoid, xavier or a positive number, "
+     "got 'glorot'"),
     (["train", "--momentum", "0.5"], "--momentum applies to --optimizer momentum or nesterov, "
                                      "not adam"),
     (["train", "--optimizer", "sgd", "--beta1", "0.5"], "--beta1 applies to --optimizer adam, "

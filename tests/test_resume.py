@@ -14,7 +14,8 @@ import pytest
 
 from fastscratch import MultiLayerNetExtend
 from fastscratch.checkpoint import CheckpointError
-from fastscratch.trainer import Trainer, parse_every
+from fastscratch.run_control import parse_every
+from fastscratch.trainer import Trainer
 
 from test_trainer import MNIST_DIR, REPO, needs_mnist
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from fastscratch import Momentum, MultiLayerNet, MultiLayerNetExtend
-from fastscratch.trainer import HISTORY_FIELDS, OPTIMIZERS, Trainer, load_history
+from fastscratch.history import HISTORY_FIELDS, load_history
+from fastscratch.trainer import OPTIMIZERS, Trainer
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -258,10 +259,10 @@ def test_optimizer_instance_is_used():
     ({"optimizer": "adam", "optimizer_param": {"momentum": 0.9}}, TypeError,
      "optimizer_param .*momentum.* does not fit Adam"),
     ({"optimizer_param": [0.1]}, TypeError, "optimizer_param must be a dict, got list"),
-    ({"epochs": 0}, ValueError, "epochs must be a positive int, got 0"),
-    ({"epochs": 2.5}, ValueError, "epochs must be a positive int, got 2.5"),
-    ({"epochs": True}, ValueError, "epochs must be a positive int, got True"),
-    ({"mini_batch_size": -1}, ValueError, "mini_batch_size must be a positive int, got -1"),
+    ({"epochs": 0}, ValueError, "epochs must be a positive int, got int 0"),
+    ({"epochs": 2.5}, ValueError, "epochs must be a positive int, got float 2.5"),
+    ({"epochs": True}, ValueError, "epochs must be a positive int, got bool True"),
+    ({"mini_batch_size": -1}, ValueError, "mini_batch_size must be a positive int, got int -1"),
     ({"eval_batch_size": 0}, ValueError, "eval_batch_size must be a positive int or None"),
     ({"evaluate_sample_num_per_epoch": "10"}, ValueError, "evaluate_sample_num_per_epoch"),
     ({"on_epoch": 5}, TypeError, "on_epoch must be callable or None, got int"),
