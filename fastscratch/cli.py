@@ -5,8 +5,10 @@ argparse parser, and a function that runs it on the parsed arguments and returns
 Exit codes: 0 success, 1 failure while running (e.g. data not found), 2 bad arguments.
 """
 import argparse
+import errno
 import json
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +92,7 @@ def _weight_init(text):
 
 # ------------------------------------------------------------------ train
 
+OUTPUTS = ("history.json", "history.csv", "training.png")  # written into --out
 LR_DEFAULTS = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.01,
                "rmsprop": 0.001, "adam": 0.001}
 OPTIMIZER_OPTIONS = {"momentum": ("momentum", "nesterov"), "beta1": ("adam",),
@@ -230,13 +233,31 @@ def _checkpoint_options(args):
             "nan_guard": {None: False, "stop": True, "rollback": "rollback"}[args.nan_guard]}
 
 
-def _make_dir(option, value, directory):
-    """mkdir -p directory, or a UsageError naming the option."""
+def _check_output(option, value, path):
+    """Make path's folder (mkdir -p) and check that a file can be written at path by writing
+    and deleting a probe beside it; a UsageError naming the option otherwise."""
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"{option} {str(value)!r}: {directory} cannot be made a directory: "
-                         f"{exc}") from None
+        raise UsageError(f"{option} {str(value)!r}: {path.parent} cannot be made a directory: "
+                         f"{exc.strerror or exc}") from None
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "it is a directory")
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.",
+                                         suffix=".probe"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{option} {str(value)!r}: cannot write {path}: "
+                         f"{exc.strerror or exc}") from None
+
+
+def _check_outputs(args, out):
+    """Every file the run will write can be written (checked before anything runs)."""
+    for name in OUTPUTS + (("params.npz",) if args.save_params else ()):
+        _check_output("--save-params" if name == "params.npz" else "--out", out, out / name)
+    if args.checkpoint is not None:
+        _check_output("--checkpoint", args.checkpoint, args.checkpoint)
 
 
 def _train(args):
@@ -250,6 +271,8 @@ def _train(args):
     started = time.perf_counter()
     param = _optimizer_param(args)
     checkpoints = _checkpoint_options(args)
+    out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    _check_outputs(args, out)
     use_backend(args.backend)
     set_num_threads(args.threads)
     if args.seed is not None:
@@ -259,10 +282,6 @@ def _train(args):
     except DatasetError as exc:
         print(f"fastscratch train: error: {exc}", file=sys.stderr)
         return 1
-    out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-    _make_dir("--out", out, out)
-    if args.checkpoint is not None:
-        _make_dir("--checkpoint", args.checkpoint, args.checkpoint.parent)
     network = _network(args)
     x_train, x_test = x_train.astype(args.dtype), x_test.astype(args.dtype)
     trainer = Trainer(network, x_train, t_train, x_test, t_test, epochs=args.epochs,
@@ -285,7 +304,7 @@ def _train(args):
     (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")
     trainer.save_history(out / "history.csv")
     plot_training(history, out / "training.png")
-    written = ["history.json", "history.csv", "training.png"]
+    written = list(OUTPUTS)
     if args.save_params:
         _save_params(network, out / "params.npz")
         written.append("params.npz")

@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -71,12 +72,43 @@ def test_subset_larger_than_data_exits_2(capsys):
     assert "--train-size 70000 is more than the 60000 images of mnist" in capsys.readouterr().err
 
 
-@needs_mnist
-def test_out_that_is_a_file_exits_2(tmp_path, capsys):
-    (tmp_path / "taken").write_text("")
-    assert main(["train", "--data-dir", str(MNIST_DIR), "--out", str(tmp_path / "taken")]) == 2
+def _outputs(tmp_path, case):
+    """(extra options, option blamed, what the message says) for an output that cannot be
+    written; made so without relying on permissions (tests may run as root)."""
+    (tmp_path / "file").write_text("")
+    (tmp_path / "out" / "params.npz").mkdir(parents=True)
+    return {
+        "out in a file": (["--out", str(tmp_path / "file" / "run")], "--out",
+                          "cannot be made a directory"),
+        "out is a file": (["--out", str(tmp_path / "file")], "--out",
+                          "cannot be made a directory"),
+        "checkpoint in a file": (["--checkpoint", str(tmp_path / "file" / "ck.npz")],
+                                 "--checkpoint", "cannot be made a directory"),
+        "checkpoint is a directory": (["--checkpoint", str(tmp_path)], "--checkpoint",
+                                      "it is a directory"),
+        "checkpoint in /proc": (["--checkpoint", "/proc/x.npz"], "--checkpoint",
+                                "cannot write /proc/x.npz"),
+        "params is a directory": (["--out", str(tmp_path / "out"), "--save-params"],
+                                  "--save-params", "params.npz: it is a directory"),
+    }[case]
+
+
+@pytest.mark.parametrize("case", ["out in a file", "out is a file", "checkpoint in a file",
+                                  "checkpoint is a directory", "checkpoint in /proc",
+                                  "params is a directory"])
+def test_unwritable_outputs_exit_2_before_anything_runs(case, tmp_path, capsys):
+    if case.endswith("/proc") and not Path("/proc/self").is_dir():
+        pytest.skip("no /proc file system here")
+    extra, option, says = _outputs(tmp_path, case)
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    # with no data in --data-dir, a check made after loading would exit 1 instead
+    assert main(["train", "--data-dir", str(empty), "--out", str(tmp_path / "run"), *extra]) == 2
     err = capsys.readouterr().err
-    assert "error: --out" in err and "cannot be made a directory" in err
+    assert "usage: fastscratch train" in err and f"error: {option} " in err and says in err, err
+    made = [] if "--out" in extra else ["run"]  # the --out folder, when it could be made
+    assert sorted(p.name for p in tmp_path.rglob("*")) == sorted(before + made)  # no probes
 
 
 def test_command_table_and_help(capsys):
