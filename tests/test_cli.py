@@ -11,20 +11,19 @@ import numpy as np
 import pytest
 
 from fastscratch.cli import COMMANDS, main
-from test_trainer import MNIST_DIR, REPO, needs_mnist
+REPO = Path(__file__).resolve().parents[1]
 
 
-def run_module(*args):
-    """``python -m fastscratch ARGS`` from the repository, with MNIST_DIR as FASTSCRATCH_DATA."""
-    env = dict(os.environ, PYTHONPATH=str(REPO), FASTSCRATCH_DATA=str(MNIST_DIR))
+def run_module(mnist_dir, *args):
+    """``python -m fastscratch ARGS`` from the repository, with mnist_dir as FASTSCRATCH_DATA."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), FASTSCRATCH_DATA=str(mnist_dir))
     return subprocess.run([sys.executable, "-m", "fastscratch", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300)
 
 
-@needs_mnist
-def test_train_end_to_end(tmp_path):
+def test_train_end_to_end(tmp_path, mnist_dir):
     out = tmp_path / "run"
-    result = run_module("train", "--train-size", "2000", "--test-size", "500", "--epochs", "2",
+    result = run_module(mnist_dir, "train", "--train-size", "2000", "--test-size", "500", "--epochs", "2",
                         "--hidden", "50", "--lr", "0.003", "--seed", "0", "--threads", "1",
                         "--out", str(out), "--save-params")
     assert result.returncode == 0, result.stderr
@@ -66,9 +65,8 @@ def test_bad_arguments_exit_2(argv, message, capsys):
     assert re.search(message, err), err
 
 
-@needs_mnist
-def test_subset_larger_than_data_exits_2(capsys):
-    assert main(["train", "--train-size", "70000", "--data-dir", str(MNIST_DIR)]) == 2
+def test_subset_larger_than_data_exits_2(capsys, mnist_dir):
+    assert main(["train", "--train-size", "70000", "--data-dir", str(mnist_dir)]) == 2
     assert "--train-size 70000 is more than the 60000 images of mnist" in capsys.readouterr().err
 
 

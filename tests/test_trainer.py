@@ -1,11 +1,6 @@
-"""Tests of fastscratch.trainer: the book's Trainer semantics, the opt-in extras, validation.
-
-MNIST comes from $FASTSCRATCH_DATA or <repo>/../shared/data/mnist (tests/test_cli.py and
-tests/test_examples.py use MNIST_DIR and needs_mnist from here)."""
+"""Tests of fastscratch.trainer: the book's Trainer semantics, the opt-in extras, validation."""
 import io
-import os
 from contextlib import redirect_stdout
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,33 +9,11 @@ from fastscratch import Momentum, MultiLayerNet, MultiLayerNetExtend
 from fastscratch.history import HISTORY_FIELDS, load_history
 from fastscratch.trainer import OPTIMIZERS, Trainer
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def _mnist_dir():
-    """The directory holding the MNIST files, or None."""
-    env = os.environ.get("FASTSCRATCH_DATA")
-    candidates = [Path(env) / "mnist", Path(env)] if env else [REPO.parent / "shared" / "data"
-                                                                / "mnist"]
-    for d in candidates:
-        if (d / "train-images-idx3-ubyte.gz").is_file() or (d / "train-images-idx3-ubyte").is_file():
-            return d
-    return None
-
-
-MNIST_DIR = _mnist_dir()
-needs_mnist = pytest.mark.skipif(
-    MNIST_DIR is None, reason="MNIST not found: set FASTSCRATCH_DATA or put the files in "
-                              "<repo>/../shared/data/mnist")
-
 
 @pytest.fixture(scope="module")
-def mnist():
-    if MNIST_DIR is None:
-        pytest.skip("MNIST not found: set FASTSCRATCH_DATA or put the files in "
-                    "<repo>/../shared/data/mnist")
+def mnist(mnist_dir):
     from fastscratch.dataset.mnist import load_mnist
-    (x_train, t_train), (x_test, t_test) = load_mnist(data_dir=MNIST_DIR)
+    (x_train, t_train), (x_test, t_test) = load_mnist(data_dir=mnist_dir)
     return x_train[:2000], t_train[:2000], x_test[:500], t_test[:500]
 
 
