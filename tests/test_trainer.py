@@ -164,6 +164,16 @@ def test_progress_bar_replaces_step_prints(capsys):
     assert "epoch 1/2" in err and "epoch 2/2" in err and "img" in err
 
 
+def test_progress_bar_in_book_mode_has_one_bar_per_epoch(capsys):
+    x, t = indexed(250)  # iter_per_epoch 2.5: 7 steps, bars over steps 0-2, 3-4 and 5-6
+    trainer = Trainer(Recorder(), x, t, x, t, epochs=3, progress=True)
+    trainer.train()
+    out, err = capsys.readouterr()
+    # the book evaluates after steps 0 and 5 (multiples of 2.5)
+    assert "train loss:" not in out and out.count("=== epoch:") == 2
+    assert [f"epoch {e}/3" in err for e in (1, 2, 3, 4)] == [True, True, True, False]
+
+
 def test_history_records_and_on_epoch():
     x, t = indexed(300)
     seen = []
