@@ -55,8 +55,8 @@ def _case(name, dtype, shape, rng, act=NONE):
             y = 1 / (1 + np.exp(-y))
         elif act == RELU:
             y = np.maximum(y, 0)
-        return [r(n, m), y.astype(dtype), act, r(n, d), r(d, m), e(n, m), e(m), e(d, m),
-                e(n, d)]
+        dz = e(n, m) if act != NONE else np.zeros((n, m), dtype)  # NONE: dz is not written
+        return [r(n, m), y.astype(dtype), act, r(n, d), r(d, m), dz, e(m), e(d, m), e(n, d)]
     if name == "act_forward":
         return [r(n * m), act, e(n * m)]
     if name == "act_backward":
