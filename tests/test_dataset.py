@@ -9,19 +9,22 @@ import gzip
 import hashlib
 import http.server
 import os
+import pickle
 import re
 import shutil
 import socket
 import stat
 import struct
+import sys
 import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from fastscratch.dataset import _download as D
+import fastscratch.atomic as A
 from fastscratch.dataset import mnist as M
+from fastscratch.dataset import store as S
 from fastscratch.dataset.fashion_mnist import load_fashion_mnist
 from fastscratch.dataset.mnist import (ChecksumMismatchError, DatasetNotFoundError,
                                        IDXFormatError, load_mnist)
@@ -83,7 +86,7 @@ def _copy_mnist(src: Path, dst: Path) -> Path:
 def _no_decode(monkeypatch):
     def boom(*a, **k):
         raise AssertionError("decoded again instead of using the cache")
-    monkeypatch.setattr(M, "_decode", boom)
+    monkeypatch.setattr(S, "_decode", boom)
 
 
 # ------------------------------------------------------------ synthetic IDX files
@@ -162,7 +165,7 @@ def test_one_hot(real, mnist_dir):
     T = np.zeros((X.size, 10))
     for idx, row in enumerate(T):
         row[X[idx]] = 1
-    got = M._change_one_hot_label(X)
+    got = S.change_one_hot_label(X)
     assert got.dtype == np.float64 and np.array_equal(got, T)
 
 
@@ -187,19 +190,26 @@ def test_book_module_names():
 
 # ------------------------------------------------------------ cache
 
-def test_cache_goes_to_cache_dir_not_readonly_data_dir(real, tmp_path, monkeypatch, mnist_dir):
+def test_cache_goes_to_cache_dir_not_readonly_data_dir(tmp_path, monkeypatch):
+    # The test makes its own read-only folder. Root may write into it anyway (chmod does not
+    # stop root), so what is checked is the loader's rule: it never writes into a folder
+    # without write permission bits, whoever runs it.
+    d = tmp_path / "ro"
+    arrays = _make_synth(d)
     cache = tmp_path / "cache"
     monkeypatch.setenv("FASTSCRATCH_CACHE", str(cache))
-    before = sorted(os.listdir(mnist_dir))
-    first = load_mnist(normalize=False, data_dir=mnist_dir)
-    assert sorted(os.listdir(mnist_dir)) == before  # nothing written into the data dir
-    written = list((cache / "decoded").glob("mnist-*.npz"))
-    assert len(written) == 1
-    _no_decode(monkeypatch)
-    second = load_mnist(normalize=False, data_dir=mnist_dir)
+    _make_readonly(d)
+    try:
+        first = load_mnist(normalize=False, data_dir=d, verify=False)
+        assert sorted(os.listdir(d)) == sorted(NAMES)  # nothing written into the data dir
+        assert len(list((cache / "decoded").glob("mnist-*.npz"))) == 1
+        _no_decode(monkeypatch)
+        second = load_mnist(normalize=False, data_dir=d, verify=False)
+    finally:
+        d.chmod(0o755)
+    np.testing.assert_array_equal(first[0][0], arrays["train_img"])
     for a, b in zip(first[0] + first[1], second[0] + second[1]):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(second[0][0], real[0])
 
 
 def test_recompressed_copy_verifies_and_cache_follows_source(real, tmp_path, monkeypatch,
@@ -286,6 +296,54 @@ def test_env_var_subfolder_and_uncompressed_names(tmp_path, monkeypatch):
     arrays2 = _make_synth(tmp_path / "direct", seed=3)
     (_, t2), _ = load_mnist(normalize=False, verify=False, data_dir=tmp_path / "direct")
     np.testing.assert_array_equal(t2, arrays2["train_label"])
+
+
+class _Trap:
+    """Unpickling this touches a marker file: proof that a pickle was loaded."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def _book_clone(root: Path, marker: Path) -> dict:
+    """A clone of the book: the four files and a booby-trapped mnist.pkl in root/dataset."""
+    arrays = _make_synth(root / "dataset")
+    (root / "ch05").mkdir()
+    (root / "dataset" / "mnist.pkl").write_bytes(pickle.dumps(_Trap(marker)))
+    return arrays
+
+
+@pytest.mark.parametrize("how", ["sys.path", "script"])
+def test_book_dataset_folder_is_searched(tmp_path, monkeypatch, how):
+    book, marker = tmp_path / "book", tmp_path / "unpickled"
+    arrays = _book_clone(book, marker)
+    before = sorted(os.listdir(book / "dataset"))
+    monkeypatch.chdir(book / "ch05")
+    if how == "sys.path":  # what the book's scripts do: sys.path.append(os.pardir)
+        monkeypatch.setattr(sys, "path", [*sys.path, os.pardir])
+    else:  # a script in a chapter folder: dataset/ beside its folder
+        monkeypatch.setattr(sys, "argv", [str(book / "ch05" / "train.py")])
+    (x, t), (xt, tt) = load_mnist(normalize=False, verify=False)
+    for got, key in ((x, "train_img"), (t, "train_label"), (xt, "test_img"), (tt, "test_label")):
+        np.testing.assert_array_equal(got, arrays[key])
+    assert not marker.exists()  # mnist.pkl was never unpickled
+    assert sorted(os.listdir(book / "dataset")) == before  # the cache went elsewhere
+    assert len(list((Path(os.environ["FASTSCRATCH_CACHE"]) / "decoded").glob("mnist-*.npz")))
+    # verified as usual: these synthetic files are not the published ones
+    with pytest.raises(ChecksumMismatchError, match=re.escape(str(book / "dataset"))):
+        load_mnist()
+
+
+def test_book_dataset_folder_not_searched_without_the_book(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "argv", [str(tmp_path / "a" / "b.py")])
+    monkeypatch.chdir(tmp_path)
+    _make_synth(tmp_path / "elsewhere" / "dataset")  # not beside the script, not on sys.path
+    assert tmp_path / "elsewhere" / "dataset" not in S.book_dataset_dirs()
+    with pytest.raises(DatasetNotFoundError):
+        load_mnist(download=False, verify=False)
 
 
 def test_uncompressed_file_checked_against_content_checksum(tmp_path):
@@ -443,7 +501,7 @@ def test_download_verifies_and_writes_atomically(real, tmp_path, monkeypatch, mn
         replaced.append((Path(src), Path(dst)))
         real_replace(src, dst)
 
-    monkeypatch.setattr(D.os, "replace", spy)
+    monkeypatch.setattr(A.os, "replace", spy)
     with _serve(mnist_dir) as (url, srv):
         monkeypatch.setenv("FASTSCRATCH_MNIST_MIRROR", url)  # the env var route
         (x, t), (xt, tt) = load_mnist(normalize=False, data_dir=target)
@@ -486,10 +544,10 @@ def test_corrupt_mirror_rejected_next_mirror_used(tmp_path, mnist_dir):
 
 def test_mirror_list_from_env(monkeypatch):
     monkeypatch.setenv("FASTSCRATCH_MNIST_MIRROR", "http://a/x/, http://b/")
-    assert M._mirror_list(M.MNIST, None) == ["http://a/x/", "http://b/"]
-    assert M._mirror_list(M.MNIST, "http://c/") == ["http://c/"]
+    assert S._mirror_list(M.MNIST, None) == ["http://a/x/", "http://b/"]
+    assert S._mirror_list(M.MNIST, "http://c/") == ["http://c/"]
     monkeypatch.delenv("FASTSCRATCH_MNIST_MIRROR")
-    assert M._mirror_list(M.MNIST, None) == list(M.MNIST.mirrors)
+    assert S._mirror_list(M.MNIST, None) == list(M.MNIST.mirrors)
 
 
 # ------------------------------------------------------------ Fashion-MNIST
@@ -516,3 +574,16 @@ def test_fashion_mnist_from_debian_location(tmp_path, monkeypatch):
 def test_fashion_rejects_mnist_files(mnist_dir):
     with pytest.raises(ChecksumMismatchError, match="not the original Fashion-MNIST file"):
         load_fashion_mnist(data_dir=mnist_dir)
+
+
+def test_fashion_mnist_on_the_same_store(tmp_path):
+    d = tmp_path / "syn"
+    arrays = _make_synth(d)  # Fashion-MNIST's files have MNIST's names and format
+    (x, t), (xt, tt) = load_fashion_mnist(normalize=False, data_dir=d, verify=False)
+    for got, key in ((x, "train_img"), (t, "train_label"), (xt, "test_img"), (tt, "test_label")):
+        np.testing.assert_array_equal(got, arrays[key])
+    load_mnist(normalize=False, data_dir=d, verify=False)
+    assert {p.name for p in d.glob("*.npz")} == {"fastscratch-fashion-mnist-cache.npz",
+                                                  "fastscratch-mnist-cache.npz"}
+    with pytest.raises(ChecksumMismatchError, match="not the original Fashion-MNIST file"):
+        load_fashion_mnist(data_dir=d)
