@@ -42,6 +42,7 @@ class BookScript:
 
     def param(self):
         marks = [pytest.mark.xfail(reason=self.xfail, strict=True)] if self.xfail else []
+        marks += [pytest.mark.needs_mnist] if self.mnist else []
         return pytest.param(self, id=self.path, marks=marks)
 
 
@@ -83,7 +84,7 @@ def _split(text):
 def test_book_script_prints_the_books_numbers(script, no_windows, capsys, request,
                                               monkeypatch):
     if script.mnist:
-        monkeypatch.setenv("FASTSCRATCH_DATA", str(request.getfixturevalue("mnist_data_dir")))
+        monkeypatch.setenv("FASTSCRATCH_DATA", str(request.getfixturevalue("mnist_dir")))
     fast = _run(capsys, script)
     if not script.compare:
         return

@@ -15,9 +15,9 @@ import pytest
 optuna = pytest.importorskip("optuna")
 from optuna.trial import TrialState  # noqa: E402
 
-from fastscratch.dataset.mnist import load_mnist  # noqa: E402
 import fastscratch  # noqa: E402
 import fastscratch.hpo.trial  # noqa: E402
+from fastscratch.dataset.mnist import load_mnist  # noqa: E402
 from fastscratch.hpo import (DataSpec, SearchSpace, StudyConfig, TrialsFailedError,  # noqa: E402
                              add_hpo_command, best_trials, failed_trials, failure_summary,
                              load_split, load_study, main, retrain_best, run_hpo_command,
@@ -26,17 +26,12 @@ from fastscratch.hpo import (DataSpec, SearchSpace, StudyConfig, TrialsFailedErr
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _mnist_dir():
-    env = os.environ.get("FASTSCRATCH_DATA")
-    for d in ([Path(env) / "mnist", Path(env)] if env else [REPO.parent / "shared/data/mnist"]):
-        if (d / "train-images-idx3-ubyte.gz").is_file():
-            return str(d)
-    return None
+@pytest.fixture(scope="session")
+def data(mnist_dir):
+    """The MNIST folder as the text the hpo functions and command take."""
+    return str(mnist_dir)
 
 
-DATA = _mnist_dir()
-pytestmark = pytest.mark.skipif(DATA is None, reason="real MNIST not found: set "
-                                "FASTSCRATCH_DATA or put it in <repo>/../shared/data/mnist")
 SMALL = StudyConfig(seed=7, epochs=2, train_size=300)
 
 
@@ -47,9 +42,9 @@ def _summary(study):
 
 
 @pytest.fixture(scope="module")
-def serial(tmp_path_factory):
+def serial(tmp_path_factory, data):
     """A 4-trial random search on 300 MNIST rows, run in-process."""
-    return run_study(tmp_path_factory.mktemp("serial"), 4, SMALL, data_dir=DATA)
+    return run_study(tmp_path_factory.mktemp("serial"), 4, SMALL, data_dir=data)
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +62,9 @@ def cluster():
 
 # -- data and configuration --------------------------------------------------------------------
 
-def test_validation_split_is_disjoint_from_training_part_and_test_set():
-    split = load_split(DataSpec(seed=3, train_size=1000, val_fraction=0.2, data_dir=DATA))
-    (x, t), (x_test, _) = load_mnist(data_dir=DATA, progress=False)
+def test_validation_split_is_disjoint_from_training_part_and_test_set(data):
+    split = load_split(DataSpec(seed=3, train_size=1000, val_fraction=0.2, data_dir=data))
+    (x, t), (x_test, _) = load_mnist(data_dir=data, progress=False)
     assert len(split.val_idx) == 200 and len(split.train_idx) == 800
     assert not set(split.val_idx.tolist()) & set(split.train_idx.tolist())
     np.testing.assert_array_equal(split.x_val, x[split.val_idx])
@@ -118,8 +113,8 @@ def test_run_study_rejects_bad_execution_settings(tmp_path, kwargs, word):
         run_study(tmp_path, 1, SMALL, **kwargs)
 
 
-def test_timeout_stops_starting_trials(tmp_path):
-    study = run_study(tmp_path, 3, SMALL, data_dir=DATA, timeout=1e-9)
+def test_timeout_stops_starting_trials(tmp_path, data):
+    study = run_study(tmp_path, 3, SMALL, data_dir=data, timeout=1e-9)
     assert study.trials == []
 
 
@@ -135,9 +130,9 @@ def test_serial_study_samples_book_ranges_and_measures_accuracy(serial):
         assert t.intermediate_values == dict(enumerate(t.user_attrs["val_acc"]))
 
 
-def test_two_worker_local_cluster_matches_serial_run(serial, tmp_path):
+def test_two_worker_local_cluster_matches_serial_run(serial, tmp_path, data):
     pytest.importorskip("distributed")
-    parallel = run_study(tmp_path, 4, SMALL, n_workers=2, data_dir=DATA)
+    parallel = run_study(tmp_path, 4, SMALL, n_workers=2, data_dir=data)
     assert _summary(parallel) == _summary(serial)
 
 
@@ -148,10 +143,10 @@ def _threads_train(task, split, report, *, expected):
     train_trial(task, split, report)
 
 
-def test_each_worker_trains_with_its_share_of_the_cores(cluster, tmp_path):
+def test_each_worker_trains_with_its_share_of_the_cores(cluster, tmp_path, data):
     expected = max(1, fastscratch.threads.usable_cores() // 2)  # 2 single-threaded workers
     study = run_study(tmp_path, 2, StudyConfig(epochs=1, train_size=200), scheduler=cluster,
-                      data_dir=DATA, train_fn=functools.partial(_threads_train,
+                      data_dir=data, train_fn=functools.partial(_threads_train,
                                                                 expected=expected))
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2, \
         [t.user_attrs.get("error") for t in study.trials]
@@ -166,16 +161,16 @@ def _dying_train(task, split, report, *, marker, always):
     train_trial(task, split, report)
 
 
-def test_worker_killed_mid_trial_is_rerun_and_study_completes(serial, cluster, tmp_path):
+def test_worker_killed_mid_trial_is_rerun_and_study_completes(serial, cluster, tmp_path, data):
     marker = tmp_path / "died"
-    study = run_study(tmp_path, 4, SMALL, scheduler=cluster, data_dir=DATA,
+    study = run_study(tmp_path, 4, SMALL, scheduler=cluster, data_dir=data,
                       train_fn=functools.partial(_dying_train, marker=str(marker), always=False))
     assert marker.exists()
     assert _summary(study) == _summary(serial)
 
 
-def test_trial_whose_worker_always_dies_fails_and_others_complete(serial, cluster, tmp_path):
-    study = run_study(tmp_path, 4, SMALL, scheduler=cluster, data_dir=DATA,
+def test_trial_whose_worker_always_dies_fails_and_others_complete(serial, cluster, tmp_path, data):
+    study = run_study(tmp_path, 4, SMALL, scheduler=cluster, data_dir=data,
                       train_fn=functools.partial(_dying_train, marker=str(tmp_path / "m"),
                                                  always=True))
     assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.FAIL,
@@ -191,8 +186,8 @@ def _crashing_train(task, split, report):
     train_trial(task, split, report)
 
 
-def test_crashing_trial_is_recorded_as_failed(tmp_path):
-    study = run_study(tmp_path, 3, SMALL, data_dir=DATA, train_fn=_crashing_train)
+def test_crashing_trial_is_recorded_as_failed(tmp_path, data):
+    study = run_study(tmp_path, 3, SMALL, data_dir=data, train_fn=_crashing_train)
     states = [t.state for t in study.trials]
     assert states == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
     assert study.trials[1].user_attrs["error"] == "RuntimeError: diverged on purpose"
@@ -202,14 +197,14 @@ def test_crashing_trial_is_recorded_as_failed(tmp_path):
         [0, 2], key=lambda n: -study.trials[n].value)
 
 
-def test_failure_summary_counts_and_names_the_first_error_of_each_kind(tmp_path):
+def test_failure_summary_counts_and_names_the_first_error_of_each_kind(tmp_path, data):
     def train(task, split, report):
         if task.number in (1, 3):
             raise ValueError(f"bad value in trial {task.number}")
         raise KeyError("w")
 
     with pytest.raises(TrialsFailedError) as info:
-        run_study(tmp_path, 4, SMALL, data_dir=DATA, train_fn=train)
+        run_study(tmp_path, 4, SMALL, data_dir=data, train_fn=train)
     rows = failed_trials(info.value.study)
     assert [(r["trial"], r["error_type"]) for r in rows] == [
         (0, "KeyError"), (1, "ValueError"), (2, "KeyError"), (3, "ValueError")]
@@ -223,13 +218,13 @@ def test_failure_summary_counts_and_names_the_first_error_of_each_kind(tmp_path)
 
 
 def test_cli_exits_nonzero_when_all_trials_fail_and_report_lists_them(tmp_path, capsys,
-                                                                      monkeypatch):
+                                                                      monkeypatch, data):
     def failing_fit(params, x, t, **kwargs):
         raise FloatingPointError(f"loss is nan at lr={params['lr']:.3g}")
 
     monkeypatch.setattr(fastscratch.hpo.trial, "fit", failing_fit)
     out = str(tmp_path / "out")
-    args = ["--out", out, "--data-dir", DATA, "--n-trials", "3", "--epochs", "1",
+    args = ["--out", out, "--data-dir", data, "--n-trials", "3", "--epochs", "1",
             "--train-size", "200"]
     assert main(["run", *args]) == 1
     err = capsys.readouterr().err
@@ -244,10 +239,10 @@ def test_cli_exits_nonzero_when_all_trials_fail_and_report_lists_them(tmp_path, 
     assert all(",FloatingPointError," in line for line in lines[1:])
 
 
-def test_resuming_from_sqlite_keeps_earlier_trials_and_adds_new_ones(serial, tmp_path):
-    run_study(tmp_path, 2, SMALL, data_dir=DATA)
+def test_resuming_from_sqlite_keeps_earlier_trials_and_adds_new_ones(serial, tmp_path, data):
+    run_study(tmp_path, 2, SMALL, data_dir=data)
     stale = load_study(tmp_path).ask()  # as if a run had been killed mid-trial
-    resumed = run_study(tmp_path, 2, data_dir=DATA)
+    resumed = run_study(tmp_path, 2, data_dir=data)
     assert len(resumed.trials) == 5
     assert _summary(resumed)[:2] == _summary(serial)[:2]
     assert resumed.trials[stale.number].state == TrialState.FAIL
@@ -255,18 +250,18 @@ def test_resuming_from_sqlite_keeps_earlier_trials_and_adds_new_ones(serial, tmp
     assert all(t.state == TrialState.COMPLETE for t in resumed.trials[3:])
     assert not set(new) & {t.params["lr"] for t in serial.trials}
     with pytest.raises(ValueError, match="epochs"):
-        run_study(tmp_path, 1, StudyConfig(seed=7, epochs=3, train_size=300), data_dir=DATA)
+        run_study(tmp_path, 1, StudyConfig(seed=7, epochs=3, train_size=300), data_dir=data)
 
 
-def test_tpe_serial_runs_repeat_exactly(tmp_path):
+def test_tpe_serial_runs_repeat_exactly(tmp_path, data):
     config = StudyConfig(sampler="tpe", pruner="none", seed=1, epochs=1, train_size=200)
-    first = run_study(tmp_path / "a", 3, config, data_dir=DATA)
-    assert _summary(run_study(tmp_path / "b", 3, config, data_dir=DATA)) == _summary(first)
+    first = run_study(tmp_path / "a", 3, config, data_dir=data)
+    assert _summary(run_study(tmp_path / "b", 3, config, data_dir=data)) == _summary(first)
 
 
-def test_median_pruner_stops_trials_below_the_median(tmp_path):
+def test_median_pruner_stops_trials_below_the_median(tmp_path, data):
     config = StudyConfig(pruner="median", seed=2, epochs=3, train_size=200)
-    study = run_study(tmp_path, 10, config, data_dir=DATA)
+    study = run_study(tmp_path, 10, config, data_dir=data)
     pruned = study.get_trials(states=(TrialState.PRUNED,))
     assert pruned, "no trial was pruned"
     for trial in pruned:  # its best so far fell below the median of the completed trials
@@ -289,8 +284,8 @@ def test_report_writes_sorted_table_and_figures(serial, tmp_path):
         assert os.path.getsize(paths[name]) > 1000, skipped
 
 
-def test_retrain_best_trains_on_training_set_and_tests_once(serial):
-    result = retrain_best(serial, epochs=1, train_size=1000, data_dir=DATA)
+def test_retrain_best_trains_on_training_set_and_tests_once(serial, data):
+    result = retrain_best(serial, epochs=1, train_size=1000, data_dir=data)
     assert result["trial"] == serial.best_trial.number
     assert result["config"]["lr"] == serial.best_trial.params["lr"]
     assert len(result["train_acc"]) == 1 and 0 <= result["test_acc"] <= 1
@@ -298,9 +293,9 @@ def test_retrain_best_trains_on_training_set_and_tests_once(serial):
         retrain_best(serial, trial=99)
 
 
-def test_cli_run_resume_retrain_and_errors(tmp_path, capsys):
+def test_cli_run_resume_retrain_and_errors(tmp_path, capsys, data):
     out = str(tmp_path / "out")
-    common = ["--out", out, "--data-dir", DATA]
+    common = ["--out", out, "--data-dir", data]
     assert main(["run", *common, "--n-trials", "2", "--epochs", "1", "--train-size", "200",
                  "--optimizer", "sgd", "adam"]) == 0
     assert "| rank | trial | val_acc" in capsys.readouterr().out

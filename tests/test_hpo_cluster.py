@@ -18,7 +18,7 @@ distributed = pytest.importorskip("distributed")
 import fastscratch  # noqa: E402
 from fastscratch.hpo import load_study, main, run_study  # noqa: E402
 from fastscratch.hpo.cluster import share_of_cores  # noqa: E402
-from test_hpo import DATA, SMALL, _summary  # noqa: E402  (tests/ is on sys.path under pytest)
+from test_hpo import SMALL, _summary  # noqa: E402  (tests/ is on sys.path under pytest)
 
 CODE = str(Path(fastscratch.__file__).resolve().parents[1])  # the fastscratch under test
 START_TIMEOUT = 120  # seconds for the scheduler and workers to come up on a busy machine
@@ -77,16 +77,11 @@ def external_cluster(tmp_path, worker_pythonpaths):
         logs.close()
 
 
-needs_mnist = pytest.mark.skipif(DATA is None, reason="real MNIST not found: set "
-                                 "FASTSCRATCH_DATA or put it in <repo>/../shared/data/mnist")
-
-
-@needs_mnist
-def test_external_cluster_without_data_on_workers_matches_serial_run(tmp_path):
-    serial = run_study(tmp_path / "serial", 4, SMALL, data_dir=DATA)
+def test_external_cluster_without_data_on_workers_matches_serial_run(tmp_path, mnist_dir):
+    serial = run_study(tmp_path / "serial", 4, SMALL, data_dir=str(mnist_dir))
     out = tmp_path / "cluster"
     with external_cluster(tmp_path, [CODE, CODE]) as address:
-        assert main(["run", "--out", str(out), "--data-dir", DATA, "--n-trials", "4",
+        assert main(["run", "--out", str(out), "--data-dir", str(mnist_dir), "--n-trials", "4",
                      *CLI_SMALL, "--scheduler", address]) == 0
     study = load_study(out)
     assert _summary(study) == _summary(serial)
@@ -94,9 +89,9 @@ def test_external_cluster_without_data_on_workers_matches_serial_run(tmp_path):
     assert not any(h.endswith(f":{os.getpid()}") for h in hosts), hosts  # ran on the workers
 
 
-@needs_mnist
 def test_worker_that_cannot_import_fastscratch_stops_the_study_before_any_trial(tmp_path,
-                                                                                capsys):
+                                                                                capsys,
+                                                                                mnist_dir):
     broken = tmp_path / "broken" / "fastscratch"
     broken.mkdir(parents=True)
     (broken / "__init__.py").write_text('raise ImportError("this fastscratch is broken")\n')
@@ -106,7 +101,7 @@ def test_worker_that_cannot_import_fastscratch_stops_the_study_before_any_trial(
         f'__version__ = "0.0.0"\n__path__.append({str(Path(fastscratch.__file__).parent)!r})\n')
     out = tmp_path / "out"
     with external_cluster(tmp_path, [str(broken.parent), str(old.parent)]) as address:
-        assert main(["run", "--out", str(out), "--data-dir", DATA, "--n-trials", "2",
+        assert main(["run", "--out", str(out), "--data-dir", str(mnist_dir), "--n-trials", "2",
                      *CLI_SMALL, "--scheduler", address]) == 1
     err = capsys.readouterr().err
     assert f"2 of 2 Dask workers cannot run this study, which needs fastscratch " \

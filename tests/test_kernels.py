@@ -10,6 +10,8 @@ per operation, and the sums here (up to 1000 terms) and the two formula orders a
 a few hundred such roundings.
 """
 import inspect
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -53,8 +55,8 @@ def _case(name, dtype, shape, rng, act=NONE):
             y = 1 / (1 + np.exp(-y))
         elif act == RELU:
             y = np.maximum(y, 0)
-        return [r(n, m), y.astype(dtype), act, r(n, d), r(d, m), e(n, m), e(m), e(d, m),
-                e(n, d)]
+        dz = e(n, m) if act != NONE else np.zeros((n, m), dtype)  # NONE: dz is not written
+        return [r(n, m), y.astype(dtype), act, r(n, d), r(d, m), dz, e(m), e(d, m), e(n, d)]
     if name == "act_forward":
         return [r(n * m), act, e(n * m)]
     if name == "act_backward":
@@ -128,16 +130,31 @@ ACT_OPS = {"affine_forward", "affine_backward", "bn_forward_train", "bn_forward_
            "bn_backward", "act_forward", "act_backward"}
 
 
+def _copies(args, refill=None):
+    """Copies of the array arguments; with ``refill``, the outputs start at that value instead
+    of NaN (outputs: the float arrays that are all NaN, after the first argument, which is
+    always an input and for all_finite may be a single NaN)."""
+    copies = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    if refill is not None:
+        for a in copies[1:]:
+            if isinstance(a, np.ndarray) and a.dtype.kind == "f" and np.isnan(a).all():
+                a.fill(refill)
+    return copies
+
+
 def _compare(name, args, twin, dtype):
-    ref_args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-    got_args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    ref_args, got_args = _copies(args), _copies(args)
     want = _ref(name)(*ref_args)
     got = getattr(_op(name), twin)(*got_args)
+    # every element of every output is written: a second run on outputs that start at another
+    # value must end the same (an unwritten element keeps its start value: NaN, then -7)
+    again = _copies(args, refill=-7.0)
+    getattr(_op(name), twin)(*again)
     rtol = 1e-12 if dtype == np.float64 else 1e-5
-    for i, (w, g) in enumerate(zip(ref_args, got_args)):
+    for i, (w, g, a) in enumerate(zip(ref_args, got_args, again)):
         if isinstance(w, np.ndarray):
             assert g.dtype == w.dtype
-            assert not np.isnan(g).any() or np.isnan(w).any(), f"{name}: argument {i} unwritten"
+            np.testing.assert_array_equal(a, g, err_msg=f"{name}: argument {i} not all written")
             scale = float(np.max(np.abs(w), initial=0, where=np.isfinite(w))) \
                 if w.size and w.dtype != bool else 1.0
             np.testing.assert_allclose(g, w, rtol=rtol, atol=rtol * scale,
@@ -170,6 +187,19 @@ def test_flat_kernels_match_reference(name, size, dtype, twin, rng):
         _compare(name, _case(name, dtype, size, rng, act), twin, dtype)
 
 
+def test_an_output_element_left_unwritten_by_kernel_and_twin_is_caught(monkeypatch):
+    """Both skip out[-1]: they agree (NaN == NaN), but the run whose outputs start at -7 ends
+    with -7 there."""
+    def skip_last(x, act, out):
+        out[:-1] = np.maximum(x[:-1], 0)
+    fake = types.SimpleNamespace(serial=skip_last, parallel=skip_last)
+    monkeypatch.setattr(sys.modules[__name__], "_op", lambda name: fake)
+    monkeypatch.setattr(sys.modules[__name__], "_ref", lambda name: skip_last)
+    args = _case("act_forward", np.float64, 5, np.random.default_rng(0), RELU)
+    with pytest.raises(AssertionError, match="act_forward: argument 2 not all written"):
+        _compare("act_forward", args, "serial", np.float64)
+
+
 def test_every_kernel_has_a_twin_with_the_same_signature():
     assert [m.__name__.rsplit(".", 1)[1] for m in kernels.MODULES] == \
            [m.__name__.rsplit(".", 1)[1] for m in reference.MODULES]
@@ -180,6 +210,80 @@ def test_every_kernel_has_a_twin_with_the_same_signature():
             ks = inspect.signature(k.serial.py_func)
             assert ks == inspect.signature(getattr(rm, name)), name
             assert k.__doc__ and getattr(rm, name).__doc__, name
+
+
+# Convolution geometries (N, C, H, W, FN, FH, FW, stride, pad): MNIST-like, stride > 1, pad > 0,
+# odd and non-square sizes, batch 1, 1x1 filters, a filter as large as the padded image; pooling
+# uses (N, C, H, W, pool_h, pool_w, stride, pad) from the same tuples (FN left out), so it meets
+# overlapping windows (stride < pool) and windows reaching into the padding.
+CONV_GEOMETRIES = [(4, 1, 28, 28, 3, 5, 5, 1, 0), (1, 3, 7, 9, 4, 3, 3, 2, 1),
+                   (3, 2, 11, 6, 5, 3, 2, 1, 2), (2, 4, 8, 8, 6, 1, 1, 1, 0),
+                   (5, 3, 10, 10, 2, 4, 3, 3, 1), (1, 1, 3, 3, 2, 5, 5, 1, 1),
+                   (17, 16, 12, 12, 16, 3, 3, 1, 1)]
+CONV_OPS = ["conv_forward", "conv_backward", "pool_forward", "pool_backward"]
+
+
+def _conv_case(name, dtype, geometry, rng, act, need_dx=True):
+    """Arguments for one call of a convolution or pooling op."""
+    n, c, h, w, fn, fh, fw, stride, pad = geometry
+    oh, ow = (h + 2 * pad - fh) // stride + 1, (w + 2 * pad - fw) // stride + 1
+    r = lambda *s: rng.standard_normal(s).astype(dtype)
+    e = lambda *s: np.full(s, np.nan, dtype=dtype)
+    if name == "conv_forward":
+        return [r(n, c, h, w), r(fn, c, fh, fw), r(fn), stride, pad, act,
+                e(n, c * fh * fw, oh * ow), e(n, fn, oh, ow)]
+    if name == "conv_backward":
+        col = np.empty((n, c * fh * fw, oh * ow), dtype)
+        out = np.empty((n, fn, oh, ow), dtype)
+        reference.conv.conv_forward(r(n, c, h, w), r(fn, c, fh, fw), r(fn), stride, pad, act,
+                                    col, out)
+        dout = r(n, fn, oh, ow)
+        return [dout, dout if act == NONE else out, act, col, r(fn, c, fh, fw), stride, pad,
+                e(fn, c, fh, fw), e(fn), e(n, c, h, w) if need_dx else None]
+    arg_max = np.full(n * oh * ow * c, -1, np.intp)
+    if name == "pool_forward":
+        return [r(n, c, h, w), fh, fw, stride, pad, e(n, c, oh, ow), arg_max]
+    reference.pool.pool_forward(r(n, c, h, w), fh, fw, stride, pad, e(n, c, oh, ow), arg_max)
+    return [r(n, c, oh, ow), arg_max, fh, fw, stride, pad, e(n, c, h, w)]
+
+
+@pytest.mark.parametrize("twin", ["serial", "parallel"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("geometry", CONV_GEOMETRIES, ids=lambda g: "x".join(map(str, g)))
+@pytest.mark.parametrize("name", CONV_OPS)
+def test_conv_kernels_match_reference(name, geometry, dtype, twin, rng):
+    """Sums here run over at most C*FH*FW = 144 (forward) or N*OH*OW = 2448 terms (dW), within
+    the float32 tolerance argued above."""
+    acts = ACTS if name.startswith("conv") else [NONE]
+    for act in acts:
+        for need_dx in ([True, False] if name == "conv_backward" else [True]):
+            _compare(name, _conv_case(name, dtype, geometry, rng, act, need_dx), twin, dtype)
+    if name.endswith("forward"):  # inference: an empty col or arg_max keeps nothing
+        args = _conv_case(name, dtype, geometry, rng, NONE)
+        kept = -2 if name == "conv_forward" else -1
+        args[kept] = args[kept][:0]
+        _compare(name, args, twin, dtype)
+
+
+def test_conv_results_do_not_depend_on_thread_count():
+    """The parallel twins on 1 and on every thread give bit-identical results."""
+    import numba
+    rng = np.random.default_rng(2)
+    geometry = (37, 3, 12, 12, 8, 3, 3, 1, 1)
+    cases = {name: _conv_case(name, np.float64, geometry, rng, RELU) for name in CONV_OPS}
+    results = []
+    for n in (1, numba.config.NUMBA_NUM_THREADS):
+        numba.set_num_threads(n)
+        run = {}
+        for name, args in cases.items():
+            args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+            getattr(_op(name), "parallel")(*args)
+            run[name] = [a for a in args if isinstance(a, np.ndarray)]
+        results.append(run)
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    for name in CONV_OPS:
+        for got, want in zip(results[1][name], results[0][name]):
+            np.testing.assert_array_equal(got, want, err_msg=name)
 
 
 def _double(a):
