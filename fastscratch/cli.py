@@ -15,7 +15,8 @@ from typing import Callable
 import numpy as np
 
 from .backend import BACKENDS
-from .trainer import OPTIMIZERS, parse_every
+from .optimizer import OPTIMIZERS
+from .trainer import parse_every
 
 
 @dataclass(frozen=True)
@@ -306,8 +307,8 @@ def _bench(args):
 
 
 def _hpo_arguments(parser):
-    from .hpo.cli import _add_actions  # imported on use: Optuna and Dask load slowly
-    _add_actions(parser)
+    from .hpo.cli import add_actions  # imported on use: Optuna and Dask load slowly
+    add_actions(parser)
 
 
 def _hpo(args):

@@ -19,10 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint, validation
-from .optimizer import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
-
-OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad,
-              "rmsprop": RMSprop, "adam": Adam}
+from .optimizer import OPTIMIZERS
 HISTORY_FIELDS = ("epoch", "iterations", "seconds", "images_per_second", "eval_seconds",
                   "loss", "train_acc", "test_acc")
 

@@ -1,5 +1,12 @@
 """A compact transcription of the book's NumPy code (common/layers.py, optimizer.py,
-multi_layer_net_extend.py), used only as the oracle for drop-in equality tests."""
+multi_layer_net_extend.py, ch06/optimizer_compare_naive.py), used only as the oracle for drop-in
+equality tests.
+
+Transcribed from oreilly-japan/deep-learning-from-scratch (master). The optimizers are the
+current common/optimizer.py: Nesterov moves the params with the old v first and then updates v,
+as changed upstream in January 2021 (older snapshots of the file, such as commit cfdcf92,
+update v first).
+"""
 from collections import OrderedDict
 
 import numpy as np
@@ -164,6 +171,66 @@ class Net:
         return grads
 
 
+class SGD:
+    def __init__(self, lr=0.01):
+        self.lr = lr
+
+    def update(self, params, grads):
+        for k in params:
+            params[k] -= self.lr * grads[k]
+
+
+class Momentum:
+    def __init__(self, lr=0.01, momentum=0.9):
+        self.lr, self.momentum, self.v = lr, momentum, None
+
+    def update(self, params, grads):
+        if self.v is None:
+            self.v = {k: np.zeros_like(v) for k, v in params.items()}
+        for k in params:
+            self.v[k] = self.momentum * self.v[k] - self.lr * grads[k]
+            params[k] += self.v[k]
+
+
+class Nesterov:
+    def __init__(self, lr=0.01, momentum=0.9):
+        self.lr, self.momentum, self.v = lr, momentum, None
+
+    def update(self, params, grads):
+        if self.v is None:
+            self.v = {k: np.zeros_like(v) for k, v in params.items()}
+        for k in params:
+            params[k] += self.momentum * self.momentum * self.v[k]
+            params[k] -= (1 + self.momentum) * self.lr * grads[k]
+            self.v[k] *= self.momentum
+            self.v[k] -= self.lr * grads[k]
+
+
+class AdaGrad:
+    def __init__(self, lr=0.01):
+        self.lr, self.h = lr, None
+
+    def update(self, params, grads):
+        if self.h is None:
+            self.h = {k: np.zeros_like(v) for k, v in params.items()}
+        for k in params:
+            self.h[k] += grads[k] * grads[k]
+            params[k] -= self.lr * grads[k] / (np.sqrt(self.h[k]) + 1e-7)
+
+
+class RMSprop:
+    def __init__(self, lr=0.01, decay_rate=0.99):
+        self.lr, self.decay_rate, self.h = lr, decay_rate, None
+
+    def update(self, params, grads):
+        if self.h is None:
+            self.h = {k: np.zeros_like(v) for k, v in params.items()}
+        for k in params:
+            self.h[k] *= self.decay_rate
+            self.h[k] += (1 - self.decay_rate) * grads[k] * grads[k]
+            params[k] -= self.lr * grads[k] / (np.sqrt(self.h[k]) + 1e-7)
+
+
 class Adam:
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
         self.lr, self.beta1, self.beta2, self.iter, self.m, self.v = lr, beta1, beta2, 0, None, None
@@ -178,3 +245,20 @@ class Adam:
             self.m[k] += (1 - self.beta1) * (grads[k] - self.m[k])
             self.v[k] += (1 - self.beta2) * (grads[k] ** 2 - self.v[k])
             params[k] -= lr_t * self.m[k] / (np.sqrt(self.v[k]) + 1e-7)
+
+
+def naive_df(x, y):
+    """ch06/optimizer_compare_naive.py: the gradient of f(x, y) = x**2 / 20 + y**2."""
+    return x / 10.0, 2.0 * y
+
+
+def naive_history(optimizer, steps=30):
+    """ch06/optimizer_compare_naive.py's loop: params are the Python floats -7.0 and 2.0; returns
+    the (x, y) visited, the start first."""
+    params, grads, history = {}, {}, []
+    params["x"], params["y"] = -7.0, 2.0
+    for _ in range(steps):
+        history.append((params["x"], params["y"]))
+        grads["x"], grads["y"] = naive_df(params["x"], params["y"])
+        optimizer.update(params, grads)
+    return history
