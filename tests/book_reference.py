@@ -180,55 +180,64 @@ class SGD:
             params[k] -= self.lr * grads[k]
 
 
-class Momentum:
+def _zeros(params):
+    """The book's first-update state: np.zeros_like of each param."""
+    return {k: np.zeros_like(v) for k, v in params.items()}
+
+
+class _PerKey:
+    """The book's update: the state tables (None at first) become zeros on the first update,
+    then ``step`` runs the formulas for each key."""
+
+    tables = ()
+
+    def update(self, params, grads):
+        for name in self.tables:
+            if getattr(self, name) is None:
+                setattr(self, name, _zeros(params))
+        for k in params:
+            self.step(params, grads, k)
+
+
+class Momentum(_PerKey):
+    tables = ("v",)
+
     def __init__(self, lr=0.01, momentum=0.9):
         self.lr, self.momentum, self.v = lr, momentum, None
 
-    def update(self, params, grads):
-        if self.v is None:
-            self.v = {k: np.zeros_like(v) for k, v in params.items()}
-        for k in params:
-            self.v[k] = self.momentum * self.v[k] - self.lr * grads[k]
-            params[k] += self.v[k]
+    def step(self, params, grads, k):
+        self.v[k] = self.momentum * self.v[k] - self.lr * grads[k]
+        params[k] += self.v[k]
 
 
-class Nesterov:
-    def __init__(self, lr=0.01, momentum=0.9):
-        self.lr, self.momentum, self.v = lr, momentum, None
-
-    def update(self, params, grads):
-        if self.v is None:
-            self.v = {k: np.zeros_like(v) for k, v in params.items()}
-        for k in params:
-            params[k] += self.momentum * self.momentum * self.v[k]
-            params[k] -= (1 + self.momentum) * self.lr * grads[k]
-            self.v[k] *= self.momentum
-            self.v[k] -= self.lr * grads[k]
+class Nesterov(Momentum):
+    def step(self, params, grads, k):
+        params[k] += self.momentum * self.momentum * self.v[k]
+        params[k] -= (1 + self.momentum) * self.lr * grads[k]
+        self.v[k] *= self.momentum
+        self.v[k] -= self.lr * grads[k]
 
 
-class AdaGrad:
+class AdaGrad(_PerKey):
+    tables = ("h",)
+
     def __init__(self, lr=0.01):
         self.lr, self.h = lr, None
 
-    def update(self, params, grads):
-        if self.h is None:
-            self.h = {k: np.zeros_like(v) for k, v in params.items()}
-        for k in params:
-            self.h[k] += grads[k] * grads[k]
-            params[k] -= self.lr * grads[k] / (np.sqrt(self.h[k]) + 1e-7)
+    def step(self, params, grads, k):
+        self.h[k] += grads[k] * grads[k]
+        params[k] -= self.lr * grads[k] / (np.sqrt(self.h[k]) + 1e-7)
 
 
-class RMSprop:
+class RMSprop(AdaGrad):
     def __init__(self, lr=0.01, decay_rate=0.99):
-        self.lr, self.decay_rate, self.h = lr, decay_rate, None
+        super().__init__(lr)
+        self.decay_rate = decay_rate
 
-    def update(self, params, grads):
-        if self.h is None:
-            self.h = {k: np.zeros_like(v) for k, v in params.items()}
-        for k in params:
-            self.h[k] *= self.decay_rate
-            self.h[k] += (1 - self.decay_rate) * grads[k] * grads[k]
-            params[k] -= self.lr * grads[k] / (np.sqrt(self.h[k]) + 1e-7)
+    def step(self, params, grads, k):
+        self.h[k] *= self.decay_rate
+        self.h[k] += (1 - self.decay_rate) * grads[k] * grads[k]
+        params[k] -= self.lr * grads[k] / (np.sqrt(self.h[k]) + 1e-7)
 
 
 class Adam:
@@ -237,8 +246,7 @@ class Adam:
 
     def update(self, params, grads):
         if self.m is None:
-            self.m = {k: np.zeros_like(v) for k, v in params.items()}
-            self.v = {k: np.zeros_like(v) for k, v in params.items()}
+            self.m, self.v = _zeros(params), _zeros(params)
         self.iter += 1
         lr_t = self.lr * np.sqrt(1.0 - self.beta2 ** self.iter) / (1.0 - self.beta1 ** self.iter)
         for k in params:
