@@ -20,6 +20,7 @@ import numpy as np
 
 from . import checkpoint, validation
 from .optimizer import OPTIMIZERS
+
 HISTORY_FIELDS = ("epoch", "iterations", "seconds", "images_per_second", "eval_seconds",
                   "loss", "train_acc", "test_acc")
 

@@ -72,4 +72,3 @@ def adam(p, g, m, v, lr_t, beta1, beta2, eps):
         m[i] = mi
         v[i] = vi
         p[i] -= lr_t * mi / (np.sqrt(vi) + eps)
-

@@ -42,4 +42,3 @@ def adam(p, g, m, v, lr_t, beta1, beta2, eps):
     m += (1 - beta1) * (g - m)
     v += (1 - beta2) * (g ** 2 - v)
     p -= lr_t * m / (np.sqrt(v) + eps)
-
