@@ -23,8 +23,9 @@ The precision rule, followed by every kernel and its twin:
     as NumPy's ``np.sum`` does; kernels add fixed blocks in a fixed order.
   * Sums that produce one Python float (the cross-entropy loss, the weight-decay sum of squares)
     accumulate in float64: each term is computed in the array's dtype, then widened and added.
-The kernel lines that compute in float64 on float32 input carry a ``# float64`` comment;
-tests/test_kernels.py checks that no other kernel line does.
+The kernel lines that compute array values in float64 on float32 input (the scalar sums'
+accumulators) carry a ``# float64`` comment; tests/test_kernels.py checks that no other kernel
+line does.
 """
 NONE, RELU, SIGMOID = 0, 1, 2
 

@@ -32,8 +32,7 @@ def bn_forward_train(x, gamma, beta, momentum, running_mean, running_var, act, x
                 c = x[i, j] - mu[j]
                 part[b, j] += c * c
     add_blocks(part, var, inv_n)
-    keep = running_mean.dtype.type(momentum)
-    take = running_mean.dtype.type(1.0 - momentum)  # float64: scalars only, cast once
+    keep, take = running_mean.dtype.type(momentum), running_mean.dtype.type(1.0 - momentum)
     for j in range(d):
         std[j] = np.sqrt(var[j] + eps)
         running_mean[j] = keep * running_mean[j] + take * mu[j]
