@@ -1,0 +1,282 @@
+"""``fastscratch bench ab REV_A REV_B``: both revisions timed side by side in one run.
+
+Each revision is checked out into a temporary worktree and gets its own worker process
+(ab_worker.py) with that worktree on PYTHONPATH and its own Numba cache directory. Both run
+pytest on one copy of the benchmark definitions (the user's ``bench/``), select the same
+benchmarks, and stop at each benchmark until told to time it. Per benchmark the coordinator
+asks for one discarded warm-up slot per side, then for ``pairs`` pairs of slots, alternating
+sides and the order within a pair (A B, B A, A B, ...), so that load on a shared machine falls on
+both sides alike; each pair gives one ratio B/A (paired.py turns them into an interval).
+"""
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .gitrevs import commit_info
+from .paired import min_pairs, ratio_interval, verdict
+from .results import STATS, Result, format_time, ratios
+
+WORKER = Path(__file__).with_name("ab_worker.py")
+IGNORED = shutil.ignore_patterns("__pycache__", ".benchmarks", ".history", "out", "*.pyc")
+
+
+class WorkerError(RuntimeError):
+    """A worker stopped or misbehaved; the message quotes the end of its pytest log."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """How ``ab`` times: pytest ``-k`` expression, pairs of slots per benchmark, seconds per
+    slot, the statistic of a slot's rounds ('median' or 'min'), the interval's confidence and
+    the verdict's threshold (0.05: an interval wholly above 1.05 is 'slower')."""
+
+    k: str = ""
+    pairs: int = 10
+    slot_time: float = 0.05
+    stat: str = "median"
+    confidence: float = 0.95
+    threshold: float = 0.05
+
+
+def validate(options):
+    """``options`` if every field is usable, else ValueError naming the option."""
+    if options.stat not in STATS:
+        raise ValueError(f"--stat must be one of {STATS}, got {options.stat!r}")
+    if not 0 < options.confidence < 1:
+        raise ValueError(f"--confidence must be in (0, 1), got {options.confidence!r}")
+    need = min_pairs(options.confidence)
+    if options.pairs < need:
+        raise ValueError(f"--pairs must be at least {need} for a {options.confidence:.0%} "
+                         f"interval, got {options.pairs}")
+    if not options.slot_time > 0:
+        raise ValueError(f"--slot-time must be positive seconds, got {options.slot_time!r}")
+    if not options.threshold >= 0:
+        raise ValueError(f"--threshold must be >= 0, got {options.threshold!r}")
+    return options
+
+
+@dataclass
+class Comparison:
+    """One benchmark's slot timings on both sides (seconds per call), ratio and verdict."""
+
+    item: str
+    extra_info: dict
+    a: list
+    b: list
+    estimate: object = None
+    verdict: str = ""
+
+
+@dataclass
+class ABRun:
+    """What ``ab`` found: the two commits, per-benchmark comparisons, the benchmarks timed on
+    one side only or on neither ({item: reason}), the machine and the wall time."""
+
+    commits: tuple
+    comparisons: list
+    skipped: dict = field(default_factory=dict)
+    machine: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def slower(self):
+        return [c for c in self.comparisons if c.verdict == "slower"]
+
+
+class Worker:
+    """One side's process and the JSON-lines conversation with it."""
+
+    def __init__(self, label, worktree, bench_dir, tmp, options):
+        self.label, self.log = label, tmp / f"worker-{label}.log"
+        env = dict(os.environ, PYTHONPATH=str(worktree),
+                   NUMBA_CACHE_DIR=str(worktree / ".numba_cache"))
+        args = [str(bench_dir), "-q", "-p", "no:benchmark", "-p", "no:cacheprovider",
+                "--continue-on-collection-errors", "--rootdir", str(bench_dir)]
+        if (bench_dir / "pytest.ini").is_file():
+            args += ["-c", str(bench_dir / "pytest.ini")]
+        if options.k:
+            args += ["-k", options.k]
+        config = dict(log=str(self.log), pytest_args=args, slot_time=options.slot_time,
+                      stat=options.stat, worktree=str(worktree), bench_dir=str(bench_dir))
+        self.proc = subprocess.Popen([sys.executable, str(WORKER), json.dumps(config)],
+                                     cwd=worktree, env=env, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, bufsize=1)
+
+    def send(self, **message):
+        self.proc.stdin.write(json.dumps(message) + "\n")
+        self.proc.stdin.flush()
+
+    def receive(self, *expected):
+        line = self.proc.stdout.readline()
+        message = json.loads(line) if line else {"event": "end", "exitcode": self.proc.wait()}
+        if message["event"] not in expected:
+            raise WorkerError(f"side {self.label}: expected {'/'.join(expected)}, got "
+                              f"{message}; end of its pytest log:\n{self.log_tail()}")
+        return message
+
+    def log_tail(self, lines=25):
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def _agree_on_items(a, b, k, skipped):
+    """Both sides' collected items; the common ones (A's order) are sent to both."""
+    got = {w.label: w.receive("collected") for w in (a, b)}
+    for w in (a, b):
+        if got[w.label]["leaks"]:
+            raise WorkerError(f"side {w.label} imported modules from outside its worktree: "
+                              + ", ".join(got[w.label]["leaks"][:5]))
+    in_b = set(got["B"]["items"])
+    common = [item for item in got["A"]["items"] if item in in_b]
+    for label, other in (("A", "B"), ("B", "A")):
+        theirs = set(got[other]["items"])
+        for item in got[label]["items"]:
+            if item not in theirs:
+                skipped[item] = f"not collected on side {other}"
+    if not common:
+        raise WorkerError("no benchmark collected on both sides"
+                          + (f" matches -k {k!r}" if k else "")
+                          + f"; end of side A's pytest log:\n{a.log_tail()}")
+    for w in (a, b):
+        w.send(items=common)
+    return common, got["A"]["machine"]
+
+
+def _slot(worker):
+    worker.send(cmd="slot")
+    return worker.receive("slot")["seconds"]
+
+
+def _time_item(a, b, item, options, skipped):
+    """A Comparison of ``item`` (None when a side did not reach its benchmark)."""
+    ready = {w.label: w.receive("ready", "none") for w in (a, b)}
+    for w in (a, b):
+        if ready[w.label]["item"] != item:
+            raise WorkerError(f"side {w.label} is at {ready[w.label]['item']}, expected {item}")
+    if any(m["event"] == "none" for m in ready.values()):
+        skipped[item] = "; ".join(f"side {label}: {m['outcome']}"
+                                  for label, m in ready.items() if m["event"] == "none")
+        for w in (a, b):
+            if ready[w.label]["event"] == "ready":
+                w.send(cmd="next")
+        return None
+    _slot(a), _slot(b)  # warm-up, discarded
+    times = {"A": [], "B": []}
+    for i in range(options.pairs):
+        for w in ((a, b) if i % 2 == 0 else (b, a)):
+            times[w.label].append(_slot(w))
+    for w in (a, b):
+        w.send(cmd="next")
+    comparison = Comparison(item, ready["B"]["extra_info"] or {}, times["A"], times["B"])
+    comparison.estimate = ratio_interval(comparison.a, comparison.b, options.confidence)
+    comparison.verdict = verdict(comparison.estimate, options.threshold)
+    return comparison
+
+
+def copy_definitions(bench_dir, tmp):
+    """A private copy of the benchmark definitions (the same for both sides)."""
+    bench_dir = Path(bench_dir)
+    if not bench_dir.is_dir():
+        raise ValueError(f"bench dir {bench_dir}: expected a directory of benchmark "
+                         f"definitions, found none")
+    return Path(shutil.copytree(bench_dir, tmp / "definitions", ignore=IGNORED))
+
+
+def run_ab(worktrees, sha_a, sha_b, definitions, options, on_row=None):
+    """Time the benchmarks of ``definitions`` on commits ``sha_a`` and ``sha_b`` (worktrees
+    from a gitrevs.Worktrees), calling ``on_row(comparison)`` as each finishes; an ABRun."""
+    start = time.perf_counter()
+    path_a = worktrees.get(sha_a)
+    path_b = worktrees.get(sha_b, copy=1 if sha_b == sha_a else 0)
+    tmp = Path(definitions).parent
+    a = Worker("A", path_a, Path(definitions), tmp, options)
+    b = Worker("B", path_b, Path(definitions), tmp, options)
+    skipped, comparisons = {}, []
+    try:
+        common, machine = _agree_on_items(a, b, options.k, skipped)
+        for item in common:
+            comparison = _time_item(a, b, item, options, skipped)
+            if comparison is not None:
+                comparisons.append(comparison)
+                if on_row:
+                    on_row(comparison)
+        for w in (a, b):
+            w.receive("end")
+    finally:
+        a.close()
+        b.close()
+    return ABRun((sha_a, sha_b), comparisons, skipped, machine, time.perf_counter() - start)
+
+
+def side_ratios(run, side, stat="median"):
+    """The within-run ratios (results.ratios keys) of one side ('A' or 'B'), each benchmark's
+    time being the ``stat`` of its slot times; only benchmarks tagged by results.tag count."""
+    out = []
+    for c in run.comparisons:
+        info = dict(c.extra_info)
+        if "kind" not in info:
+            continue
+        times = c.a if side == "A" else c.b
+        labels = {key: info.pop(key) for key in
+                  ("kind", "name", "case", "impl", "reference", "baseline") if key in info}
+        labels.setdefault("reference", "numpy")
+        labels.setdefault("baseline", labels["reference"])
+        out.append(Result(**labels, median=statistics.median(times), min=min(times),
+                          extra=info))
+    return {r.key: r.value for r in ratios(out, stat)}
+
+
+HEADER = ("benchmark", "A", "B", "B/A", "interval", "verdict")
+
+
+def format_row(c):
+    """The table cells of a Comparison."""
+    e = c.estimate
+    return (c.item.split("::")[-1], format_time(statistics.median(c.a)),
+            format_time(statistics.median(c.b)), f"{e.ratio:.3f}",
+            f"[{e.low:.3f}, {e.high:.3f}]", c.verdict)
+
+
+def row_line(cells, widths=(58, 10, 10, 6, 16, 9)):
+    return "  ".join(str(cell).ljust(w) for cell, w in zip(cells, widths)).rstrip()
+
+
+def summary(run, options):
+    """The lines after the table: counts, skipped benchmarks, wall time."""
+    counts = {v: sum(c.verdict == v for c in run.comparisons)
+              for v in ("slower", "faster", "no change")}
+    lines = [f"{len(run.comparisons)} benchmarks, {options.pairs} pairs each, "
+             f"{options.confidence:.0%} intervals, threshold {options.threshold:.0%}: "
+             + ", ".join(f"{n} {v}" for v, n in counts.items())]
+    for item, why in run.skipped.items():
+        lines.append(f"not compared: {item} ({why})")
+    lines.append(f"{run.seconds:.0f} s")
+    return lines
+
+
+def to_json(run, repo, options):
+    """A JSON-ready dict of an ABRun."""
+    return {"a": commit_info(repo, run.commits[0]), "b": commit_info(repo, run.commits[1]),
+            "options": options.__dict__, "machine": run.machine, "seconds": run.seconds,
+            "skipped": run.skipped,
+            "benchmarks": [{"item": c.item, "extra_info": c.extra_info, "a": c.a, "b": c.b,
+                            "ratio": c.estimate.ratio, "low": c.estimate.low,
+                            "high": c.estimate.high, "verdict": c.verdict}
+                           for c in run.comparisons]}
