@@ -33,13 +33,15 @@ class WorkerError(RuntimeError):
 @dataclass(frozen=True)
 class Options:
     """How ``ab`` times: pytest ``-k`` expression, pairs of slots per benchmark, seconds per
-    slot, the statistic of a slot's rounds ('median' or 'min'), the interval's confidence and
-    the verdict's threshold (0.05: an interval wholly above 1.05 is 'slower')."""
+    slot, the statistic of a slot's rounds ('min' resists bursts of load; or 'median'), the
+    family-wise confidence of the intervals (all of them together: each benchmark's interval
+    gets 1 - (1 - confidence) / benchmarks, Bonferroni) and the verdict's threshold (0.05: an
+    interval wholly above 1.05 is 'slower')."""
 
     k: str = ""
-    pairs: int = 10
+    pairs: int = 12
     slot_time: float = 0.05
-    stat: str = "median"
+    stat: str = "min"
     confidence: float = 0.95
     threshold: float = 0.05
 
@@ -75,11 +77,14 @@ class Comparison:
 
 @dataclass
 class ABRun:
-    """What ``ab`` found: the two commits, per-benchmark comparisons, the benchmarks timed on
-    one side only or on neither ({item: reason}), the machine and the wall time."""
+    """What ``ab`` found: the two commits, per-benchmark comparisons, the pairs and the
+    confidence of each benchmark's interval, the benchmarks timed on one side only or on
+    neither ({item: reason}), the machine and the wall time."""
 
     commits: tuple
     comparisons: list
+    pairs: int = 0
+    confidence: float = 0.0
     skipped: dict = field(default_factory=dict)
     machine: dict = field(default_factory=dict)
     seconds: float = 0.0
@@ -127,11 +132,12 @@ class Worker:
             return "(no log)"
 
     def close(self):
+        """Close its stdin (it exits at once, between slots) and reap it."""
         if self.proc.poll() is None:
-            self.proc.stdin.close()
             try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=60)
+            except (OSError, subprocess.TimeoutExpired):
                 self.proc.kill()
                 self.proc.wait()
 
@@ -164,7 +170,7 @@ def _slot(worker):
     return worker.receive("slot")["seconds"]
 
 
-def _time_item(a, b, item, options, skipped):
+def _time_item(a, b, item, pairs, confidence, options, skipped):
     """A Comparison of ``item`` (None when a side did not reach its benchmark)."""
     ready = {w.label: w.receive("ready", "none") for w in (a, b)}
     for w in (a, b):
@@ -179,13 +185,13 @@ def _time_item(a, b, item, options, skipped):
         return None
     _slot(a), _slot(b)  # warm-up, discarded
     times = {"A": [], "B": []}
-    for i in range(options.pairs):
+    for i in range(pairs):
         for w in ((a, b) if i % 2 == 0 else (b, a)):
             times[w.label].append(_slot(w))
     for w in (a, b):
         w.send(cmd="next")
     comparison = Comparison(item, ready["B"]["extra_info"] or {}, times["A"], times["B"])
-    comparison.estimate = ratio_interval(comparison.a, comparison.b, options.confidence)
+    comparison.estimate = ratio_interval(comparison.a, comparison.b, confidence)
     comparison.verdict = verdict(comparison.estimate, options.threshold)
     return comparison
 
@@ -211,8 +217,10 @@ def run_ab(worktrees, sha_a, sha_b, definitions, options, on_row=None):
     skipped, comparisons = {}, []
     try:
         common, machine = _agree_on_items(a, b, options.k, skipped)
+        confidence = 1 - (1 - options.confidence) / len(common)
+        pairs = max(options.pairs, min_pairs(confidence))
         for item in common:
-            comparison = _time_item(a, b, item, options, skipped)
+            comparison = _time_item(a, b, item, pairs, confidence, options, skipped)
             if comparison is not None:
                 comparisons.append(comparison)
                 if on_row:
@@ -222,7 +230,8 @@ def run_ab(worktrees, sha_a, sha_b, definitions, options, on_row=None):
     finally:
         a.close()
         b.close()
-    return ABRun((sha_a, sha_b), comparisons, skipped, machine, time.perf_counter() - start)
+    return ABRun((sha_a, sha_b), comparisons, pairs, confidence, skipped, machine,
+                 time.perf_counter() - start)
 
 
 def side_ratios(run, side, stat="median"):
@@ -262,9 +271,9 @@ def summary(run, options):
     """The lines after the table: counts, skipped benchmarks, wall time."""
     counts = {v: sum(c.verdict == v for c in run.comparisons)
               for v in ("slower", "faster", "no change")}
-    lines = [f"{len(run.comparisons)} benchmarks, {options.pairs} pairs each, "
-             f"{options.confidence:.0%} intervals, threshold {options.threshold:.0%}: "
-             + ", ".join(f"{n} {v}" for v, n in counts.items())]
+    lines = [f"{len(run.comparisons)} benchmarks, {run.pairs} pairs each, intervals at "
+             f"{options.confidence:.0%} together ({run.confidence:.4g} each), threshold "
+             f"{options.threshold:.0%}: " + ", ".join(f"{n} {v}" for v, n in counts.items())]
     for item, why in run.skipped.items():
         lines.append(f"not compared: {item} ({why})")
     lines.append(f"{run.seconds:.0f} s")
@@ -274,7 +283,8 @@ def summary(run, options):
 def to_json(run, repo, options):
     """A JSON-ready dict of an ABRun."""
     return {"a": commit_info(repo, run.commits[0]), "b": commit_info(repo, run.commits[1]),
-            "options": options.__dict__, "machine": run.machine, "seconds": run.seconds,
+            "options": options.__dict__, "pairs": run.pairs, "confidence": run.confidence,
+            "machine": run.machine, "seconds": run.seconds,
             "skipped": run.skipped,
             "benchmarks": [{"item": c.item, "extra_info": c.extra_info, "a": c.a, "b": c.b,
                             "ratio": c.estimate.ratio, "low": c.estimate.low,

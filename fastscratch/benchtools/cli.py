@@ -6,6 +6,7 @@ side by side, exit 1 when something got slower) and ``bisect`` (the commit that 
 import argparse
 import json
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -155,9 +156,10 @@ def _add_timing_arguments(p):
     p.add_argument("--slot-time", type=float, default=d.slot_time,
                    help=f"seconds one side times a benchmark per slot (default {d.slot_time})")
     p.add_argument("--stat", choices=STATS, default=d.stat,
-                   help="statistic of a slot's rounds (default median)")
+                   help=f"statistic of a slot's rounds (default {d.stat})")
     p.add_argument("--confidence", type=float, default=d.confidence,
-                   help=f"confidence of the ratio's interval (default {d.confidence})")
+                   help="confidence of all benchmarks' intervals together (Bonferroni; "
+                        f"default {d.confidence}); --pairs is raised where too few for it")
     p.add_argument("--threshold", type=float, default=d.threshold,
                    help="slower: the interval lies above 1 + threshold; faster: below "
                         f"1 / (1 + threshold) (default {d.threshold})")
@@ -226,11 +228,17 @@ def run(args):
     what it should be or a benchmark process failed."""
     from .ab import WorkerError
 
+    def interrupted(signum, frame):  # clean up worktrees and workers on a plain `kill`
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupted)
     try:
         return args.func(args)
     except (OSError, ValueError, WorkerError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv=None):
