@@ -1,7 +1,7 @@
 """``fastscratch bench ab REV_A REV_B``: both revisions timed side by side in one run.
 
 Each revision is checked out into a temporary worktree and gets its own worker process
-(ab_worker.py) with that worktree on PYTHONPATH and its own Numba cache directory. Both run
+(ab_worker.py) with that worktree on PYTHONPATH and its own Numba cache (gitrevs). Both run
 pytest on one copy of the benchmark definitions (the user's ``bench/``), select the same
 benchmarks, and stop at each benchmark until told to time it. Per benchmark the coordinator
 asks for one discarded warm-up slot per side, then for ``pairs`` pairs of slots, alternating
@@ -97,10 +97,9 @@ class ABRun:
 class Worker:
     """One side's process and the JSON-lines conversation with it."""
 
-    def __init__(self, label, worktree, bench_dir, tmp, options):
+    def __init__(self, label, worktree, numba_cache, bench_dir, tmp, options):
         self.label, self.log = label, tmp / f"worker-{label}.log"
-        env = dict(os.environ, PYTHONPATH=str(worktree),
-                   NUMBA_CACHE_DIR=str(worktree / ".numba_cache"))
+        env = dict(os.environ, PYTHONPATH=str(worktree), NUMBA_CACHE_DIR=str(numba_cache))
         args = [str(bench_dir), "-q", "-p", "no:benchmark", "-p", "no:cacheprovider",
                 "--continue-on-collection-errors", "--rootdir", str(bench_dir)]
         if (bench_dir / "pytest.ini").is_file():
@@ -212,8 +211,8 @@ def run_ab(worktrees, sha_a, sha_b, definitions, options, on_row=None):
     path_a = worktrees.get(sha_a)
     path_b = worktrees.get(sha_b, copy=1 if sha_b == sha_a else 0)
     tmp = Path(definitions).parent
-    a = Worker("A", path_a, Path(definitions), tmp, options)
-    b = Worker("B", path_b, Path(definitions), tmp, options)
+    a = Worker("A", path_a, worktrees.numba_cache, Path(definitions), tmp, options)
+    b = Worker("B", path_b, worktrees.numba_cache, Path(definitions), tmp, options)
     skipped, comparisons = {}, []
     try:
         common, machine = _agree_on_items(a, b, options.k, skipped)

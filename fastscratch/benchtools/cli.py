@@ -95,7 +95,7 @@ def _record_sides(args, repo, run):
 
 
 def _ab(args):
-    from .ab import HEADER, copy_definitions, format_row, row_line, run_ab, summary, to_json
+    from .ab import HEADER, copy_definitions, format_row, row_line, run_ab, summary
     from .gitrevs import Worktrees, repo_root, resolve
 
     options = _ab_options(args)
@@ -109,9 +109,15 @@ def _ab(args):
                      on_row=lambda c: print(row_line(format_row(c)), flush=True))
     print("\n".join(summary(run, options)))
     _record_sides(args, repo, run)
+    _write_json(args, repo, run, options)
+    return 1 if run.slower else 0
+
+
+def _write_json(args, repo, run, options):
+    from .ab import to_json
+
     if args.json:
         Path(args.json).write_text(json.dumps(to_json(run, repo, options), indent=1))
-    return 1 if run.slower else 0
 
 
 def _bisect(args):
@@ -129,6 +135,7 @@ def _bisect(args):
         first, run = bisect(repo, good, bad, trees, definitions, options,
                             report=lambda line: print(line, flush=True))
     _record_sides(args, repo, run)
+    _write_json(args, repo, run, options)
     if first is None:
         print(f"no benchmark matching -k {args.k!r} got slower from {args.good} to {args.bad}")
         return 1
@@ -169,6 +176,7 @@ def _add_timing_arguments(p):
     p.add_argument("--history", type=Path,
                    help=f"history store (default <repo>/{DEFAULT_STORE})")
     p.add_argument("--no-history", action="store_true", help="do not record the ratios")
+    p.add_argument("--json", help="write the (last) comparison, every slot time, to this file")
 
 
 def add_bench_commands(subparsers):
@@ -207,19 +215,17 @@ def add_bench_commands(subparsers):
     p.add_argument("--match", default="*", help="glob over ratio keys (default all)")
     p.add_argument("--top", type=int, default=10, help="how many largest changes to list")
     p.set_defaults(func=_history)
-    p = subparsers.add_parser("ab", help="time two revisions side by side: ratio B/A per "
-                                         "benchmark; exit 1 when one got slower")
-    p.add_argument("rev_a", metavar="REV_A")
-    p.add_argument("rev_b", metavar="REV_B")
-    _add_timing_arguments(p)
-    p.add_argument("--json", help="also write the comparison to this JSON file")
-    p.set_defaults(func=_ab)
-    p = subparsers.add_parser("bisect", help="the first commit after GOOD where a benchmark "
-                                             "selected by -k got slower")
-    p.add_argument("good", metavar="GOOD")
-    p.add_argument("bad", metavar="BAD")
-    _add_timing_arguments(p)
-    p.set_defaults(func=_bisect)
+    for name, revisions, func, text in (
+            ("ab", ("REV_A", "REV_B"), _ab,
+             "time two revisions side by side: ratio B/A per benchmark; exit 1 when one got "
+             "slower"),
+            ("bisect", ("GOOD", "BAD"), _bisect,
+             "the first commit after GOOD where a benchmark selected by -k got slower")):
+        p = subparsers.add_parser(name, help=text)
+        for revision in revisions:
+            p.add_argument(revision.lower(), metavar=revision)
+        _add_timing_arguments(p)
+        p.set_defaults(func=func)
 
 
 def run(args):

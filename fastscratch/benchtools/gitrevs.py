@@ -1,9 +1,12 @@
 """Git for the revision tools: revisions to commits, a commit's date and subject, the
 first-parent commits between two revisions, and temporary detached worktrees."""
+import hashlib
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+
+import platformdirs
 
 
 def git(repo, *args):
@@ -50,10 +53,18 @@ def first_parent_path(repo, good, bad):
 
 class Worktrees:
     """Temporary detached worktrees of one repository, created on demand and all removed (with
-    git's records of them) on exit; the user's working tree is not touched."""
+    git's records of them) on exit; the user's working tree is not touched.
 
-    def __init__(self, repo):
+    A commit's worktree gets the same path every time (unless another run holds it), so that
+    the Numba cache in ``numba_cache``, which Numba keys by the source's directory and content,
+    is found again by the next run: per worktree, and only compiled once."""
+
+    def __init__(self, repo, numba_cache=None):
         self.repo = Path(repo)
+        self.numba_cache = Path(numba_cache or Path(platformdirs.user_cache_dir("fastscratch"))
+                                / "ab-numba")
+        tag = hashlib.sha1(str(self.repo.resolve()).encode()).hexdigest()[:10]
+        self.stable = Path(tempfile.gettempdir()) / f"fastscratch-ab-{tag}"
         self.root = None
         self.paths = {}
 
@@ -65,7 +76,12 @@ class Worktrees:
         """The worktree of commit ``sha`` (``copy`` > 0: another one of the same commit)."""
         key = (sha, copy)
         if key not in self.paths:
-            path = self.root / f"{sha[:12]}-{copy}"
+            path = self.stable / f"{sha[:12]}-{copy}"
+            try:
+                path.parent.mkdir(exist_ok=True)
+                path.mkdir()
+            except OSError:  # held by another run: a fresh path (and a cold Numba cache)
+                path = self.root / f"{sha[:12]}-{copy}"
             git(self.repo, "worktree", "add", "--detach", "--quiet", str(path), sha)
             self.paths[key] = path
         return self.paths[key]
@@ -74,6 +90,7 @@ class Worktrees:
         for path in self.paths.values():
             subprocess.run(["git", "-C", str(self.repo), "worktree", "remove", "--force",
                             str(path)], capture_output=True)
+            shutil.rmtree(path, ignore_errors=True)
         subprocess.run(["git", "-C", str(self.repo), "worktree", "prune"], capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)
         return False
