@@ -3,6 +3,7 @@ built here: a tiny package whose 'kernel' sleeps (2 ms, 20 ms in the slowed comm
 the planted slowdown (10x) stays large next to the wake-up delays of a loaded machine and no
 test depends on absolute times."""
 import json
+import os
 import subprocess
 
 import pytest
@@ -35,9 +36,9 @@ def test_other(benchmark):
 FAST = ["--pairs", "10", "--slot-time", "0.03", "--stat", "min", "--threshold", "0.5"]
 
 
-def git(repo, *args):
+def git(repo, *args, env=None):
     return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                          text=True).stdout.strip()
+                          text=True, env=env).stdout.strip()
 
 
 def commit(repo, message, kernel=None, note=""):
@@ -165,8 +166,9 @@ def test_record_and_history_chart_each_ratio_per_machine(tmp_path, capsys):
     for n, (fast, other) in enumerate([(0.5, 0.8), (0.51, 0.8), (0.75, 0.4), (0.74, 0.41)]):
         (repo / "f.txt").write_text(str(n))
         git(repo, "add", "-A")
+        date = f"2026-01-0{n + 1}T00:00:00+00:00"  # commit dates order the history
         git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm",
-            f"change {n}", "--date", f"2026-01-0{n + 1}T00:00:00")
+            f"change {n}", env=dict(os.environ, GIT_COMMITTER_DATE=date, GIT_AUTHOR_DATE=date))
         shas.append(git(repo, "rev-parse", "HEAD"))
         for machine, median in (("CPU one", fast), ("CPU two", other)):
             path = _bench_json(tmp_path / f"{n}-{machine}.json", median, machine)
@@ -174,8 +176,9 @@ def test_record_and_history_chart_each_ratio_per_machine(tmp_path, capsys):
                          str(store)]) == 0
     records = [json.loads(line) for line in store.read_text().splitlines()]
     assert len(records) == 8 and {r["source"] for r in records} == {"run"}
-    assert records[4]["commit"]["sha"] == shas[2] and records[4]["ratios"] == \
-        {"kernel:toy:fast:c": 0.75}
+    assert records[4]["commit"] == {"sha": shas[2], "date": "2026-01-03T00:00:00+00:00",
+                                    "subject": "change 2"}
+    assert records[4]["ratios"] == {"kernel:toy:fast:c": 0.75} and not records[4]["dirty"]
     capsys.readouterr()
     out = tmp_path / "charts"
     assert main(["history", "--history", str(store), "--out", str(out), "--top", "2"]) == 0
