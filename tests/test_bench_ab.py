@@ -32,8 +32,9 @@ def test_other(benchmark):
     benchmark.extra_info.update(kind="kernel", name="toy", case="c", impl="numpy")
     benchmark.pedantic(toy.other, setup=lambda: None, rounds=3)
 '''
-# fast timing settings; the 10x slowdown clears a 50% threshold by far
-FAST = ["--pairs", "10", "--slot-time", "0.03", "--stat", "min", "--threshold", "0.5"]
+# quick settings (few rounds, 80% intervals); the 10x slowdown clears a 50% threshold by far
+FAST = ["--rounds", "4", "--confidence", "0.8", "--slot-time", "0.03", "--stat", "min",
+        "--threshold", "0.5"]
 
 
 def git(repo, *args, env=None):
@@ -91,7 +92,9 @@ def test_ab_flags_the_slowed_kernel_and_nothing_else(toy_repo, tmp_path, capsys)
     assert _state(repo) == before  # no change to the user's tree, no worktree left behind
     result = json.loads((tmp_path / "ab.json").read_text())
     kernel = next(b for b in result["benchmarks"] if b["item"].endswith("test_kernel"))
-    assert kernel["low"] > 1.5 and len(kernel["a"]) == len(kernel["b"]) == 10
+    # 4 rounds asked for, 5 needed for 80% over both benchmarks together; one slot a round
+    assert kernel["low"] > 1.5 and len(kernel["a"]) == len(kernel["b"]) == 5
+    assert [len(s) for s in kernel["a_slots"]] == [1] * 5
     assert [result["a"]["sha"], result["b"]["sha"]] == [shas[0], shas[2]]
     # the history got each side's within-run ratio (kernel over 'numpy' = other): 2x, then 20x
     records = [json.loads(line) for line in store.read_text().splitlines()]
@@ -131,7 +134,8 @@ def test_bisect_says_when_nothing_got_slower(toy_repo, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["ab", "nosuch", "HEAD"], "revision 'nosuch': expected a commit"),
-    (["ab", "HEAD", "HEAD", "--pairs", "3"], "--pairs must be at least 6 for a 95% interval"),
+    (["ab", "HEAD", "HEAD", "--rounds", "3"], "--rounds must be at least 6 for a 95% interval"),
+    (["ab", "HEAD", "HEAD", "--pairs", "0"], "--pairs must be at least 1"),
     (["ab", "HEAD", "HEAD", "--slot-time", "0"], "--slot-time must be positive"),
     (["ab", "HEAD", "HEAD", "-k", "nosuch"], "no benchmark collected on both sides matches"),
     (["bisect", "HEAD~1", "HEAD"], "bisect needs -k EXPR"),

@@ -1,12 +1,15 @@
 """``fastscratch bench ab REV_A REV_B``: both revisions timed side by side in one run.
 
-Each revision is checked out into a temporary worktree and gets its own worker process
-(ab_worker.py) with that worktree on PYTHONPATH and its own Numba cache (gitrevs). Both run
-pytest on one copy of the benchmark definitions (the user's ``bench/``), select the same
-benchmarks, and stop at each benchmark until told to time it. Per benchmark the coordinator
-asks for one discarded warm-up slot per side, then for ``pairs`` pairs of slots, alternating
-sides and the order within a pair (A B, B A, A B, ...), so that load on a shared machine falls on
-both sides alike; each pair gives one ratio B/A (paired.py turns them into an interval).
+Each revision is checked out into a temporary worktree. The run is a sequence of rounds; a
+round starts one fresh worker process per side (ab_worker.py, that worktree on PYTHONPATH, its
+own Numba cache: gitrevs), both running pytest on one copy of the benchmark definitions (the
+user's ``bench/``), selecting the same benchmarks and stopping at each until told to time it.
+Per benchmark the coordinator asks for one discarded warm-up slot per side, then ``pairs``
+pairs of slots, alternating sides and the order (A B, B A, ...). A round gives each benchmark
+one pair (the median of its slots on each side): fresh processes every round, because a
+process's own placement (which core, memory layout) shifts a microsecond kernel's time by up
+to +-25% here for its whole life, an effect slots within one process cannot average out.
+paired.py turns the rounds' pairs into the ratio B/A and its interval.
 """
 import json
 import os
@@ -32,14 +35,16 @@ class WorkerError(RuntimeError):
 
 @dataclass(frozen=True)
 class Options:
-    """How ``ab`` times: pytest ``-k`` expression, pairs of slots per benchmark, seconds per
+    """How ``ab`` times: pytest ``-k`` expression, rounds (each a fresh pair of worker
+    processes: one pair of the interval), pairs of slots per benchmark and round, seconds per
     slot, the statistic of a slot's rounds ('min' resists bursts of load; or 'median'), the
     family-wise confidence of the intervals (all of them together: each benchmark's interval
     gets 1 - (1 - confidence) / benchmarks, Bonferroni) and the verdict's threshold (0.05: an
     interval wholly above 1.05 is 'slower')."""
 
     k: str = ""
-    pairs: int = 12
+    rounds: int = 12
+    pairs: int = 1
     slot_time: float = 0.05
     stat: str = "min"
     confidence: float = 0.95
@@ -53,9 +58,11 @@ def validate(options):
     if not 0 < options.confidence < 1:
         raise ValueError(f"--confidence must be in (0, 1), got {options.confidence!r}")
     need = min_pairs(options.confidence)
-    if options.pairs < need:
-        raise ValueError(f"--pairs must be at least {need} for a {options.confidence:.0%} "
-                         f"interval, got {options.pairs}")
+    if options.rounds < need:
+        raise ValueError(f"--rounds must be at least {need} for a {options.confidence:.0%} "
+                         f"interval, got {options.rounds}")
+    if options.pairs < 1:
+        raise ValueError(f"--pairs must be at least 1, got {options.pairs}")
     if not options.slot_time > 0:
         raise ValueError(f"--slot-time must be positive seconds, got {options.slot_time!r}")
     if not options.threshold >= 0:
@@ -65,25 +72,28 @@ def validate(options):
 
 @dataclass
 class Comparison:
-    """One benchmark's slot timings on both sides (seconds per call), ratio and verdict."""
+    """One benchmark on both sides: per round the median of its slot times (seconds per call;
+    the pairs B/A is taken of), the slot times per round, the ratio and the verdict."""
 
     item: str
     extra_info: dict
     a: list
     b: list
+    a_slots: list
+    b_slots: list
     estimate: object = None
     verdict: str = ""
 
 
 @dataclass
 class ABRun:
-    """What ``ab`` found: the two commits, per-benchmark comparisons, the pairs and the
+    """What ``ab`` found: the two commits, per-benchmark comparisons, the rounds and the
     confidence of each benchmark's interval, the benchmarks timed on one side only or on
     neither ({item: reason}), the machine and the wall time."""
 
     commits: tuple
     comparisons: list
-    pairs: int = 0
+    rounds: int = 0
     confidence: float = 0.0
     skipped: dict = field(default_factory=dict)
     machine: dict = field(default_factory=dict)
@@ -141,20 +151,26 @@ class Worker:
                 self.proc.wait()
 
 
-def _agree_on_items(a, b, k, skipped):
-    """Both sides' collected items; the common ones (A's order) are sent to both."""
+def _agree_on_items(a, b, k, skipped, common=None):
+    """Both sides' collected items; the common ones (A's order, or ``common`` from the first
+    round) are sent to both; (common items, A's machine info)."""
     got = {w.label: w.receive("collected") for w in (a, b)}
     for w in (a, b):
         if got[w.label]["leaks"]:
             raise WorkerError(f"side {w.label} imported modules from outside its worktree: "
                               + ", ".join(got[w.label]["leaks"][:5]))
-    in_b = set(got["B"]["items"])
-    common = [item for item in got["A"]["items"] if item in in_b]
-    for label, other in (("A", "B"), ("B", "A")):
-        theirs = set(got[other]["items"])
-        for item in got[label]["items"]:
-            if item not in theirs:
-                skipped[item] = f"not collected on side {other}"
+    if common is None:
+        in_b = set(got["B"]["items"])
+        common = [item for item in got["A"]["items"] if item in in_b]
+        for label, other in (("A", "B"), ("B", "A")):
+            theirs = set(got[other]["items"])
+            for item in got[label]["items"]:
+                if item not in theirs:
+                    skipped[item] = f"not collected on side {other}"
+    for w in (a, b):
+        missing = set(common) - set(got[w.label]["items"])
+        if missing:
+            raise WorkerError(f"side {w.label} no longer collects {sorted(missing)[:3]}")
     if not common:
         raise WorkerError("no benchmark collected on both sides"
                           + (f" matches -k {k!r}" if k else "")
@@ -169,8 +185,9 @@ def _slot(worker):
     return worker.receive("slot")["seconds"]
 
 
-def _time_item(a, b, item, pairs, confidence, options, skipped):
-    """A Comparison of ``item`` (None when a side did not reach its benchmark)."""
+def _time_item(a, b, item, pairs, first_a, skipped):
+    """(extra_info, A's slot times, B's) of ``item`` in this round, None when a side did not
+    reach its benchmark; pairs alternate the order, starting with A when ``first_a``."""
     ready = {w.label: w.receive("ready", "none") for w in (a, b)}
     for w in (a, b):
         if ready[w.label]["item"] != item:
@@ -185,14 +202,32 @@ def _time_item(a, b, item, pairs, confidence, options, skipped):
     _slot(a), _slot(b)  # warm-up, discarded
     times = {"A": [], "B": []}
     for i in range(pairs):
-        for w in ((a, b) if i % 2 == 0 else (b, a)):
+        for w in ((a, b) if (i % 2 == 0) == first_a else (b, a)):
             times[w.label].append(_slot(w))
     for w in (a, b):
         w.send(cmd="next")
-    comparison = Comparison(item, ready["B"]["extra_info"] or {}, times["A"], times["B"])
-    comparison.estimate = ratio_interval(comparison.a, comparison.b, confidence)
-    comparison.verdict = verdict(comparison.estimate, options.threshold)
-    return comparison
+    return ready["B"]["extra_info"] or {}, times["A"], times["B"]
+
+
+def _round(number, paths, numba_cache, definitions, options, common, skipped):
+    """One round: fresh worker processes for both sides, each selected benchmark timed in
+    ``options.pairs`` pairs of slots; (items, machine, {item: (extra_info, A slots, B slots)})."""
+    tmp = Path(definitions).parent
+    a = Worker("A", paths[0], numba_cache, Path(definitions), tmp, options)
+    b = Worker("B", paths[1], numba_cache, Path(definitions), tmp, options)
+    try:
+        common, machine = _agree_on_items(a, b, options.k, skipped, common)
+        timed = {}
+        for n, item in enumerate(common):
+            got = _time_item(a, b, item, options.pairs, (number + n) % 2 == 0, skipped)
+            if got is not None:
+                timed[item] = got
+        for w in (a, b):
+            w.receive("end")
+    finally:
+        a.close()
+        b.close()
+    return common, machine, timed
 
 
 def copy_definitions(bench_dir, tmp):
@@ -204,32 +239,39 @@ def copy_definitions(bench_dir, tmp):
     return Path(shutil.copytree(bench_dir, tmp / "definitions", ignore=IGNORED))
 
 
-def run_ab(worktrees, sha_a, sha_b, definitions, options, on_row=None):
+def run_ab(worktrees, sha_a, sha_b, definitions, options, on_round=None):
     """Time the benchmarks of ``definitions`` on commits ``sha_a`` and ``sha_b`` (worktrees
-    from a gitrevs.Worktrees), calling ``on_row(comparison)`` as each finishes; an ABRun."""
+    from a gitrevs.Worktrees) in rounds, calling ``on_round(done, rounds, seconds)`` after
+    each; an ABRun whose comparisons take each round's median slot time per side as one pair."""
     start = time.perf_counter()
-    path_a = worktrees.get(sha_a)
-    path_b = worktrees.get(sha_b, copy=1 if sha_b == sha_a else 0)
-    tmp = Path(definitions).parent
-    a = Worker("A", path_a, worktrees.numba_cache, Path(definitions), tmp, options)
-    b = Worker("B", path_b, worktrees.numba_cache, Path(definitions), tmp, options)
-    skipped, comparisons = {}, []
-    try:
-        common, machine = _agree_on_items(a, b, options.k, skipped)
+    paths = (worktrees.get(sha_a), worktrees.get(sha_b, copy=1 if sha_b == sha_a else 0))
+    skipped, rounds, common, machine = {}, options.rounds, None, None
+    timed = {}
+    number = 0
+    while number < rounds:
+        common, got_machine, got = _round(number, paths, worktrees.numba_cache, definitions,
+                                          options, common, skipped)
+        machine = machine if machine is not None else got_machine
         confidence = 1 - (1 - options.confidence) / len(common)
-        pairs = max(options.pairs, min_pairs(confidence))
-        for item in common:
-            comparison = _time_item(a, b, item, pairs, confidence, options, skipped)
-            if comparison is not None:
-                comparisons.append(comparison)
-                if on_row:
-                    on_row(comparison)
-        for w in (a, b):
-            w.receive("end")
-    finally:
-        a.close()
-        b.close()
-    return ABRun((sha_a, sha_b), comparisons, pairs, confidence, skipped, machine,
+        rounds = max(options.rounds, min_pairs(confidence))
+        for item, (info, a, b) in got.items():
+            timed.setdefault(item, (info, [], []))
+            timed[item][1].append(a)
+            timed[item][2].append(b)
+        number += 1
+        if on_round:
+            on_round(number, rounds, time.perf_counter() - start)
+    comparisons = []
+    for item in common:
+        if item not in timed or len(timed[item][1]) < rounds:
+            continue  # not reached in some round: in skipped
+        info, a_slots, b_slots = timed[item]
+        c = Comparison(item, info, [statistics.median(s) for s in a_slots],
+                       [statistics.median(s) for s in b_slots], a_slots, b_slots)
+        c.estimate = ratio_interval(c.a, c.b, confidence)
+        c.verdict = verdict(c.estimate, options.threshold)
+        comparisons.append(c)
+    return ABRun((sha_a, sha_b), comparisons, rounds, confidence, skipped, machine,
                  time.perf_counter() - start)
 
 
@@ -270,7 +312,8 @@ def summary(run, options):
     """The lines after the table: counts, skipped benchmarks, wall time."""
     counts = {v: sum(c.verdict == v for c in run.comparisons)
               for v in ("slower", "faster", "no change")}
-    lines = [f"{len(run.comparisons)} benchmarks, {run.pairs} pairs each, intervals at "
+    lines = [f"{len(run.comparisons)} benchmarks, {run.rounds} rounds of {options.pairs} "
+             f"pair(s) each, intervals at "
              f"{options.confidence:.0%} together ({run.confidence:.4g} each), threshold "
              f"{options.threshold:.0%}: " + ", ".join(f"{n} {v}" for v, n in counts.items())]
     for item, why in run.skipped.items():
@@ -282,10 +325,11 @@ def summary(run, options):
 def to_json(run, repo, options):
     """A JSON-ready dict of an ABRun."""
     return {"a": commit_info(repo, run.commits[0]), "b": commit_info(repo, run.commits[1]),
-            "options": options.__dict__, "pairs": run.pairs, "confidence": run.confidence,
+            "options": options.__dict__, "rounds": run.rounds, "confidence": run.confidence,
             "machine": run.machine, "seconds": run.seconds,
             "skipped": run.skipped,
             "benchmarks": [{"item": c.item, "extra_info": c.extra_info, "a": c.a, "b": c.b,
+                            "a_slots": c.a_slots, "b_slots": c.b_slots,
                             "ratio": c.estimate.ratio, "low": c.estimate.low,
                             "high": c.estimate.high, "verdict": c.verdict}
                            for c in run.comparisons]}

@@ -5,7 +5,7 @@ from .ab import run_ab
 from .gitrevs import first_parent_path
 
 
-def bisect(repo, good, bad, worktrees, definitions, options, report=print):
+def bisect(repo, good, bad, worktrees, definitions, options, report=print, on_round=None):
     """(first slower commit or None, the ABRun of it against its parent or of GOOD against
     BAD when nothing got slower); ``report`` gets one line per ab run. Assumes one step
     change: each run decides which half holds it."""
@@ -13,7 +13,7 @@ def bisect(repo, good, bad, worktrees, definitions, options, report=print):
     runs = {}
 
     def slower(i, j):
-        run = run_ab(worktrees, commits[i], commits[j], definitions, options)
+        run = run_ab(worktrees, commits[i], commits[j], definitions, options, on_round)
         runs[i, j] = run
         names = [c.item.split("::")[-1] for c in run.slower]
         report(f"{commits[i][:10]} -> {commits[j][:10]}: "

@@ -73,7 +73,8 @@ def _history(args):
 def _ab_options(args):
     from .ab import Options, validate
 
-    return validate(Options(k=args.k, pairs=args.pairs, slot_time=args.slot_time,
+    return validate(Options(k=args.k, rounds=args.rounds, pairs=args.pairs,
+                            slot_time=args.slot_time,
                             stat=args.stat, confidence=args.confidence,
                             threshold=args.threshold))
 
@@ -94,6 +95,10 @@ def _record_sides(args, repo, run):
         append(args.history or repo / DEFAULT_STORE, records)
 
 
+def _progress(done, rounds, seconds):
+    print(f"round {done}/{rounds} done ({seconds:.0f} s)", file=sys.stderr, flush=True)
+
+
 def _ab(args):
     from .ab import HEADER, copy_definitions, format_row, row_line, run_ab, summary
     from .gitrevs import Worktrees, repo_root, resolve
@@ -101,12 +106,13 @@ def _ab(args):
     options = _ab_options(args)
     repo = repo_root(args.repo)
     sha_a, sha_b = resolve(repo, args.rev_a), resolve(repo, args.rev_b)
-    print(f"A = {args.rev_a} ({sha_a[:12]}), B = {args.rev_b} ({sha_b[:12]})")
-    print(row_line(HEADER), flush=True)
+    print(f"A = {args.rev_a} ({sha_a[:12]}), B = {args.rev_b} ({sha_b[:12]})", flush=True)
     with tempfile.TemporaryDirectory() as tmp, Worktrees(repo) as trees:
         definitions = copy_definitions(args.bench_dir or repo / "bench", Path(tmp))
-        run = run_ab(trees, sha_a, sha_b, definitions, options,
-                     on_row=lambda c: print(row_line(format_row(c)), flush=True))
+        run = run_ab(trees, sha_a, sha_b, definitions, options, on_round=_progress)
+    print(row_line(HEADER))
+    for c in run.comparisons:
+        print(row_line(format_row(c)))
     print("\n".join(summary(run, options)))
     _record_sides(args, repo, run)
     _write_json(args, repo, run, options)
@@ -133,7 +139,7 @@ def _bisect(args):
     with tempfile.TemporaryDirectory() as tmp, Worktrees(repo) as trees:
         definitions = copy_definitions(args.bench_dir or repo / "bench", Path(tmp))
         first, run = bisect(repo, good, bad, trees, definitions, options,
-                            report=lambda line: print(line, flush=True))
+                            report=lambda line: print(line, flush=True), on_round=_progress)
     _record_sides(args, repo, run)
     _write_json(args, repo, run, options)
     if first is None:
@@ -158,15 +164,18 @@ def _add_timing_arguments(p):
     d = Options()
     p.add_argument("-k", default=d.k, metavar="EXPR",
                    help="pytest -k expression selecting the benchmarks (default: all)")
+    p.add_argument("--rounds", type=int, default=d.rounds,
+                   help="rounds, each with fresh worker processes: the pairs of the interval "
+                        f"(default {d.rounds}; raised where too few for --confidence)")
     p.add_argument("--pairs", type=int, default=d.pairs,
-                   help=f"pairs of timing slots per benchmark (default {d.pairs})")
+                   help=f"pairs of timing slots per benchmark and round (default {d.pairs})")
     p.add_argument("--slot-time", type=float, default=d.slot_time,
                    help=f"seconds one side times a benchmark per slot (default {d.slot_time})")
     p.add_argument("--stat", choices=STATS, default=d.stat,
                    help=f"statistic of a slot's rounds (default {d.stat})")
     p.add_argument("--confidence", type=float, default=d.confidence,
                    help="confidence of all benchmarks' intervals together (Bonferroni; "
-                        f"default {d.confidence}); --pairs is raised where too few for it")
+                        f"default {d.confidence})")
     p.add_argument("--threshold", type=float, default=d.threshold,
                    help="slower: the interval lies above 1 + threshold; faster: below "
                         f"1 / (1 + threshold) (default {d.threshold})")
@@ -243,6 +252,9 @@ def run(args):
     except (OSError, ValueError, WorkerError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted; worktrees and worker processes removed", file=sys.stderr)
+        return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
 
