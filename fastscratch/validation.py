@@ -57,11 +57,14 @@ def fraction(name, value):
     return value
 
 
-def positive_int(name, value):
-    """An int >= 1 (bool refused), returned as int."""
+def positive_int(name, value, none_ok=False):
+    """An int >= 1 (bool refused), returned as int; None passes when none_ok."""
+    if none_ok and value is None:
+        return None
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
             or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {_found(value)}")
+        expected = "a positive int or None" if none_ok else "a positive int"
+        raise ValueError(f"{name} must be {expected}, got {_found(value)}")
     return int(value)
 
 

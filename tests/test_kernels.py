@@ -10,10 +10,13 @@ per operation, and the sums here (up to 1000 terms) and the two formula orders a
 a few hundred such roundings.
 """
 import inspect
+import sys
+import types
 
 import numpy as np
 import pytest
 
+import fastscratch
 from fastscratch import kernels, reference
 from fastscratch.constants import NONE, RELU, SIGMOID
 from fastscratch._jit import kernel
@@ -43,15 +46,17 @@ def _case(name, dtype, shape, rng, act=NONE):
     n, m = shape if isinstance(shape, tuple) else (1, shape)
     r = lambda *s: rng.standard_normal(s).astype(dtype)
     e = lambda *s: np.full(s, np.nan, dtype=dtype)  # outputs start as NaN: all must be written
-    if name == "bias_act":
-        return [r(n, m), r(m), act, e(n, m)]
-    if name == "act_backward_colsum":
+    d = (m * 7) % 300 + 1  # the product's inner size, varied with the shape
+    if name == "affine_forward":
+        return [r(n, d), r(d, m), r(m), act, e(n, m)]
+    if name == "affine_backward":
         y = r(n, m)
         if act == SIGMOID:
             y = 1 / (1 + np.exp(-y))
         elif act == RELU:
             y = np.maximum(y, 0)
-        return [r(n, m), y.astype(dtype), act, e(n, m), e(m)]
+        dz = e(n, m) if act != NONE else np.zeros((n, m), dtype)  # NONE: dz is not written
+        return [r(n, m), y.astype(dtype), act, r(n, d), r(d, m), dz, e(m), e(d, m), e(n, d)]
     if name == "act_forward":
         return [r(n * m), act, e(n * m)]
     if name == "act_backward":
@@ -114,27 +119,42 @@ def _case(name, dtype, shape, rng, act=NONE):
     raise KeyError(name)
 
 
-MATRIX_OPS = ["bias_act", "act_backward_colsum", "bn_forward_train", "bn_forward_eval",
+MATRIX_OPS = ["affine_forward", "affine_backward", "bn_forward_train", "bn_forward_eval",
               "bn_backward"]
 SOFTMAX_OPS = ["softmax_ce_forward", "softmax_ce_backward", "softmax_ce_forward_dense",
                "softmax_ce_backward_dense"]
 FLAT_OPS = ["act_forward", "act_backward", "dropout_forward", "dropout_backward", "sgd",
             "momentum", "nesterov", "adagrad", "rmsprop", "adam", "weight_decay_grad",
             "sum_squares", "all_finite", "cast_all_finite", "value_range"]
-ACT_OPS = {"bias_act", "act_backward_colsum", "bn_forward_train", "bn_forward_eval",
+ACT_OPS = {"affine_forward", "affine_backward", "bn_forward_train", "bn_forward_eval",
            "bn_backward", "act_forward", "act_backward"}
 
 
+def _copies(args, refill=None):
+    """Copies of the array arguments; with ``refill``, the outputs start at that value instead
+    of NaN (outputs: the float arrays that are all NaN, after the first argument, which is
+    always an input and for all_finite may be a single NaN)."""
+    copies = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    if refill is not None:
+        for a in copies[1:]:
+            if isinstance(a, np.ndarray) and a.dtype.kind == "f" and np.isnan(a).all():
+                a.fill(refill)
+    return copies
+
+
 def _compare(name, args, twin, dtype):
-    ref_args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-    got_args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    ref_args, got_args = _copies(args), _copies(args)
     want = _ref(name)(*ref_args)
     got = getattr(_op(name), twin)(*got_args)
+    # every element of every output is written: a second run on outputs that start at another
+    # value must end the same (an unwritten element keeps its start value: NaN, then -7)
+    again = _copies(args, refill=-7.0)
+    getattr(_op(name), twin)(*again)
     rtol = 1e-12 if dtype == np.float64 else 1e-5
-    for i, (w, g) in enumerate(zip(ref_args, got_args)):
+    for i, (w, g, a) in enumerate(zip(ref_args, got_args, again)):
         if isinstance(w, np.ndarray):
             assert g.dtype == w.dtype
-            assert not np.isnan(g).any() or np.isnan(w).any(), f"{name}: argument {i} unwritten"
+            np.testing.assert_array_equal(a, g, err_msg=f"{name}: argument {i} not all written")
             scale = float(np.max(np.abs(w), initial=0, where=np.isfinite(w))) \
                 if w.size and w.dtype != bool else 1.0
             np.testing.assert_allclose(g, w, rtol=rtol, atol=rtol * scale,
@@ -165,6 +185,19 @@ def test_flat_kernels_match_reference(name, size, dtype, twin, rng):
     acts = ACTS[1:] if name in ACT_OPS else [NONE]
     for act in acts:
         _compare(name, _case(name, dtype, size, rng, act), twin, dtype)
+
+
+def test_an_output_element_left_unwritten_by_kernel_and_twin_is_caught(monkeypatch):
+    """Both skip out[-1]: they agree (NaN == NaN), but the run whose outputs start at -7 ends
+    with -7 there."""
+    def skip_last(x, act, out):
+        out[:-1] = np.maximum(x[:-1], 0)
+    fake = types.SimpleNamespace(serial=skip_last, parallel=skip_last)
+    monkeypatch.setattr(sys.modules[__name__], "_op", lambda name: fake)
+    monkeypatch.setattr(sys.modules[__name__], "_ref", lambda name: skip_last)
+    args = _case("act_forward", np.float64, 5, np.random.default_rng(0), RELU)
+    with pytest.raises(AssertionError, match="act_forward: argument 2 not all written"):
+        _compare("act_forward", args, "serial", np.float64)
 
 
 def test_every_kernel_has_a_twin_with_the_same_signature():
@@ -209,22 +242,43 @@ def test_softmax_ce_is_stable_for_huge_logits(dtype):
 
 
 def test_relu_keeps_nan_like_the_book():
-    z = np.array([[np.nan, -1.0, 2.0]])
-    out = np.empty_like(z)
-    kernels.affine.bias_act(z, np.zeros(3), RELU, out)
+    x, W = np.ones((1, 1)), np.array([[np.nan, -1.0, 2.0]])
+    out = np.empty((1, 3))
+    kernels.affine.affine_forward(x, W, np.zeros(3), RELU, out)
     assert np.isnan(out[0, 0]) and out[0, 1] == 0 and out[0, 2] == 2
 
 
+@pytest.mark.parametrize("twin", ["serial", "parallel"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_affine_backward_without_dx_matches_reference(twin, dtype, rng):
+    """need_dx=False (the first layer): dx is None, every other output as with dx."""
+    args = _case("affine_backward", dtype, (130, 70), rng, RELU)
+    args[-1] = None
+    ref_args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    getattr(kernels.affine.affine_backward, twin)(*args)
+    reference.affine.affine_backward(*ref_args)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    for got, want in zip(args[5:8], ref_args[5:8]):
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * np.abs(want).max())
+
+
 def test_kernel_results_do_not_depend_on_thread_count():
+    """Fixed row blocks for the sums and tiles fixed by the shapes for the products give
+    bit-identical results for any thread count."""
     import numba
     rng = np.random.default_rng(1)
+    x, W, b = rng.standard_normal((1000, 300)), rng.standard_normal((300, 1024)), np.zeros(1024)
     dout, y = rng.standard_normal((1000, 1024)), rng.random((1000, 1024))
     results = []
-    for n in (1, numba.config.NUMBA_NUM_THREADS):
+    for twin, n in [("serial", 1)] + [("parallel", n) for n in
+                                      sorted({1, numba.config.NUMBA_NUM_THREADS})]:
         numba.set_num_threads(n)
-        dz, db = np.empty_like(dout), np.empty(1024)
-        kernels.affine.act_backward_colsum.parallel(dout, y, RELU, dz, db)
-        results.append((dz, db))
-    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    np.testing.assert_array_equal(results[0][0], results[1][0])
-    np.testing.assert_array_equal(results[0][1], results[1][1])
+        out, dz, db = np.empty((1000, 1024)), np.empty_like(dout), np.empty(1024)
+        dW, dx = np.empty((300, 1024)), np.empty((1000, 300))
+        getattr(kernels.affine.affine_forward, twin)(x, W, b, RELU, out)
+        getattr(kernels.affine.affine_backward, twin)(dout, y, RELU, x, W, dz, db, dW, dx)
+        results.append((out, dz, db, dW, dx))
+    numba.set_num_threads(fastscratch.get_num_threads())
+    for other in results[1:]:
+        for one, many in zip(results[0], other):
+            np.testing.assert_array_equal(one, many)
