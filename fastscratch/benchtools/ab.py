@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .gitrevs import commit_info
 from .paired import min_pairs, ratio_interval, verdict
-from .results import STATS, Result, format_time, ratios
+from .results import STATS, Result, format_time, ratios, scaling_ratios
 
 WORKER = Path(__file__).with_name("ab_worker.py")
 IGNORED = shutil.ignore_patterns("__pycache__", ".benchmarks", ".history", "out", "*.pyc")
@@ -276,8 +276,9 @@ def run_ab(worktrees, sha_a, sha_b, definitions, options, on_round=None):
 
 
 def side_ratios(run, side, stat="median"):
-    """The within-run ratios (results.ratios keys) of one side ('A' or 'B'), each benchmark's
-    time being the ``stat`` of its slot times; only benchmarks tagged by results.tag count."""
+    """The within-run and scaling ratios (the ``check`` keys) of one side ('A' or 'B'), each
+    benchmark's time being the ``stat`` of its slot times; only benchmarks tagged by
+    results.tag count."""
     out = []
     for c in run.comparisons:
         info = dict(c.extra_info)
@@ -290,7 +291,7 @@ def side_ratios(run, side, stat="median"):
         labels.setdefault("baseline", labels["reference"])
         out.append(Result(**labels, median=statistics.median(times), min=min(times),
                           extra=info))
-    return {r.key: r.value for r in ratios(out, stat)}
+    return {r.key: r.value for r in ratios(out, stat) + scaling_ratios(out, stat)}
 
 
 HEADER = ("benchmark", "A", "B", "B/A", "interval", "verdict")

@@ -41,10 +41,12 @@ def _suggest(args):
 def _record(args):
     from .gitrevs import commit_info, is_dirty, repo_root, resolve
     from .history import append, make_record
-    from .results import load, machine_info, ratios
+    from .results import load, machine_info, ratios, scaling_ratios
 
     repo = repo_root(args.repo)
-    measured = {r.key: r.value for r in ratios(load(args.json), args.stat)}
+    results = load(args.json)
+    measured = {r.key: r.value
+                for r in ratios(results, args.stat) + scaling_ratios(results, args.stat)}
     commit = commit_info(repo, resolve(repo, "HEAD"))
     machine = machine_info(args.json).get("fastscratch") or _fallback_machine()
     append(args.history, [make_record("run", commit, is_dirty(repo), machine, args.stat,
