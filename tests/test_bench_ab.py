@@ -114,6 +114,18 @@ def test_ab_reports_no_change_for_one_commit_against_itself(toy_repo, capsys):
     assert _rows(out) == {"test_kernel": "no change"}, out
 
 
+def test_quick_ab_takes_the_slot_pairs_of_one_pair_of_processes(toy_repo, tmp_path, capsys):
+    repo, shas = toy_repo
+    code = main(["ab", shas[0], shas[2], "--repo", str(repo), "--no-history", "--rounds", "1",
+                 "--pairs", "5", "--json", str(tmp_path / "ab.json")] + FAST[2:])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert _rows(out) == {"test_kernel": "slower", "test_other": "no change"}, out
+    kernel = json.loads((tmp_path / "ab.json").read_text())["benchmarks"][0]
+    assert len(kernel["a_slots"]) == 1 and kernel["a"] == kernel["a_slots"][0]
+    assert len(kernel["a"]) == 5 and kernel["low"] > 1.5
+
+
 def test_bisect_finds_the_commit_that_slowed_the_kernel(toy_repo, capsys):
     repo, shas = toy_repo
     code = main(["bisect", shas[0], shas[3], "-k", "kernel", "--repo", str(repo),
@@ -134,7 +146,11 @@ def test_bisect_says_when_nothing_got_slower(toy_repo, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["ab", "nosuch", "HEAD"], "revision 'nosuch': expected a commit"),
-    (["ab", "HEAD", "HEAD", "--rounds", "3"], "--rounds must be at least 6 for a 95% interval"),
+    (["ab", "HEAD", "HEAD", "--rounds", "3"], "--rounds must be 1 or at least 6 for a 95%"),
+    (["ab", "HEAD", "HEAD", "--rounds", "1", "--pairs", "5"],
+     "--pairs must be at least 6 with --rounds 1, got 5"),
+    (["ab", "HEAD", "HEAD", "--rounds", "1", "--pairs", "6"],
+     "--pairs must be at least 7 with --rounds 1 for 2 benchmarks at 95% together"),
     (["ab", "HEAD", "HEAD", "--pairs", "0"], "--pairs must be at least 1"),
     (["ab", "HEAD", "HEAD", "--slot-time", "0"], "--slot-time must be positive"),
     (["ab", "HEAD", "HEAD", "-k", "nosuch"], "no benchmark collected on both sides matches"),

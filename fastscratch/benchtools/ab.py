@@ -58,11 +58,13 @@ def validate(options):
     if not 0 < options.confidence < 1:
         raise ValueError(f"--confidence must be in (0, 1), got {options.confidence!r}")
     need = min_pairs(options.confidence)
-    if options.rounds < need:
-        raise ValueError(f"--rounds must be at least {need} for a {options.confidence:.0%} "
-                         f"interval, got {options.rounds}")
-    if options.pairs < 1:
-        raise ValueError(f"--pairs must be at least 1, got {options.pairs}")
+    if options.rounds != 1 and options.rounds < need:
+        raise ValueError(f"--rounds must be 1 or at least {need} for a "
+                         f"{options.confidence:.0%} interval, got {options.rounds}")
+    if options.pairs < (need if options.rounds == 1 else 1):
+        raise ValueError(f"--pairs must be at least {need if options.rounds == 1 else 1}"
+                         + (" with --rounds 1" if options.rounds == 1 else "")
+                         + f", got {options.pairs}")
     if not options.slot_time > 0:
         raise ValueError(f"--slot-time must be positive seconds, got {options.slot_time!r}")
     if not options.threshold >= 0:
@@ -209,14 +211,16 @@ def _time_item(a, b, item, pairs, first_a, skipped):
     return ready["B"]["extra_info"] or {}, times["A"], times["B"]
 
 
-def _round(number, paths, numba_cache, definitions, options, common, skipped):
+def _round(number, paths, numba_cache, definitions, options, common, skipped, check):
     """One round: fresh worker processes for both sides, each selected benchmark timed in
-    ``options.pairs`` pairs of slots; (items, machine, {item: (extra_info, A slots, B slots)})."""
+    ``options.pairs`` pairs of slots once ``check(items)`` has passed; (items, machine,
+    {item: (extra_info, A slots, B slots)})."""
     tmp = Path(definitions).parent
     a = Worker("A", paths[0], numba_cache, Path(definitions), tmp, options)
     b = Worker("B", paths[1], numba_cache, Path(definitions), tmp, options)
     try:
         common, machine = _agree_on_items(a, b, options.k, skipped, common)
+        check(common)
         timed = {}
         for n, item in enumerate(common):
             got = _time_item(a, b, item, options.pairs, (number + n) % 2 == 0, skipped)
@@ -242,18 +246,29 @@ def copy_definitions(bench_dir, tmp):
 def run_ab(worktrees, sha_a, sha_b, definitions, options, on_round=None):
     """Time the benchmarks of ``definitions`` on commits ``sha_a`` and ``sha_b`` (worktrees
     from a gitrevs.Worktrees) in rounds, calling ``on_round(done, rounds, seconds)`` after
-    each; an ABRun whose comparisons take each round's median slot time per side as one pair."""
+    each; an ABRun whose comparisons take each round's median slot time per side as one pair.
+    With ``options.rounds == 1`` (quick: one pair of processes) the slot pairs are the pairs:
+    faster, but the intervals then leave out the processes' own offsets."""
     start = time.perf_counter()
     paths = (worktrees.get(sha_a), worktrees.get(sha_b, copy=1 if sha_b == sha_a else 0))
     skipped, rounds, common, machine = {}, options.rounds, None, None
+    quick = options.rounds == 1
+
+    def check(items):
+        need = min_pairs(1 - (1 - options.confidence) / len(items))
+        if quick and options.pairs < need:
+            raise ValueError(f"--pairs must be at least {need} with --rounds 1 for "
+                             f"{len(items)} benchmarks at {options.confidence:.0%} together")
+
     timed = {}
     number = 0
     while number < rounds:
         common, got_machine, got = _round(number, paths, worktrees.numba_cache, definitions,
-                                          options, common, skipped)
+                                          options, common, skipped, check)
         machine = machine if machine is not None else got_machine
         confidence = 1 - (1 - options.confidence) / len(common)
-        rounds = max(options.rounds, min_pairs(confidence))
+        if not quick:
+            rounds = max(options.rounds, min_pairs(confidence))
         for item, (info, a, b) in got.items():
             timed.setdefault(item, (info, [], []))
             timed[item][1].append(a)
@@ -266,8 +281,12 @@ def run_ab(worktrees, sha_a, sha_b, definitions, options, on_round=None):
         if item not in timed or len(timed[item][1]) < rounds:
             continue  # not reached in some round: in skipped
         info, a_slots, b_slots = timed[item]
-        c = Comparison(item, info, [statistics.median(s) for s in a_slots],
-                       [statistics.median(s) for s in b_slots], a_slots, b_slots)
+        if quick:
+            a, b = a_slots[0], b_slots[0]
+        else:
+            a = [statistics.median(s) for s in a_slots]
+            b = [statistics.median(s) for s in b_slots]
+        c = Comparison(item, info, a, b, a_slots, b_slots)
         c.estimate = ratio_interval(c.a, c.b, confidence)
         c.verdict = verdict(c.estimate, options.threshold)
         comparisons.append(c)

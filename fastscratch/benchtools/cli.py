@@ -168,7 +168,8 @@ def _add_timing_arguments(p):
                    help="pytest -k expression selecting the benchmarks (default: all)")
     p.add_argument("--rounds", type=int, default=d.rounds,
                    help="rounds, each with fresh worker processes: the pairs of the interval "
-                        f"(default {d.rounds}; raised where too few for --confidence)")
+                        f"(default {d.rounds}; raised where too few for --confidence); 1: "
+                        "quick, one pair of processes whose slot pairs are the pairs")
     p.add_argument("--pairs", type=int, default=d.pairs,
                    help=f"pairs of timing slots per benchmark and round (default {d.pairs})")
     p.add_argument("--slot-time", type=float, default=d.slot_time,
