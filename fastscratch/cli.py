@@ -357,7 +357,8 @@ def _run(args):
 COMMANDS = {
     "train": Command("train a fully connected net on MNIST and write its history and plot",
                      _train_arguments, _train),
-    "bench": Command("benchmark report, ratio check against ceilings, suggested ceilings",
+    "bench": Command("benchmarks: report, ratio check, ceilings, history, A/B of two "
+                     "revisions, bisect",
                      _bench_arguments, _bench),
     "hpo": Command("hyper-parameter search (Optuna, optionally on a Dask cluster)",
                    _hpo_arguments, _hpo),
