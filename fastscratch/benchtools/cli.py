@@ -14,6 +14,7 @@ from pathlib import Path
 from .._jit import PARALLEL_MIN
 from .history import DEFAULT_STORE
 from .results import STATS
+from .scaling import add_arguments as scaling_arguments
 
 
 def _report(args):
@@ -227,6 +228,10 @@ def add_bench_commands(subparsers):
     p.add_argument("--match", default="*", help="glob over ratio keys (default all)")
     p.add_argument("--top", type=int, default=10, help="how many largest changes to list")
     p.set_defaults(func=_history)
+    p = subparsers.add_parser("scaling", help="step time against threads on this machine "
+                                              "(JSON, table, one chart per net)")
+    scaling_arguments(p)
+    p.set_defaults(func=_scaling)
     for name, revisions, func, text in (
             ("ab", ("REV_A", "REV_B"), _ab,
              "time two revisions side by side: ratio B/A per benchmark; exit 1 when one got "
@@ -238,6 +243,12 @@ def add_bench_commands(subparsers):
             p.add_argument(revision.lower(), metavar=revision)
         _add_timing_arguments(p)
         p.set_defaults(func=func)
+
+
+def _scaling(args):
+    from .scaling import run as sweep
+
+    return sweep(args)
 
 
 def run(args):
