@@ -11,28 +11,71 @@ import numpy as np
 
 from . import backend, validation
 from .gradient import numerical_gradient
-from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss
+from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss, Activation
 
 ACTIVATIONS = {"relu": Relu, "sigmoid": Sigmoid}
 INIT_NAMES = {"relu": 2.0, "he": 2.0, "sigmoid": 1.0, "xavier": 1.0}  # scale sqrt(k / fan_in)
-_FUSABLE = (Affine, BatchNormalization)
 
-# The checked forward/backward of each built-in layer and the unchecked pass the walk runs
-# instead. A layer whose class has another forward/backward (a subclass that overrides it, or a
-# patched class) runs that one.
-_UNCHECKED_FORWARD = {
-    Affine.forward: lambda layer, x, train_flg: layer.forward_act(x, None),
-    BatchNormalization.forward: lambda layer, x, train_flg: layer.forward_act(x, train_flg, None),
-    Dropout.forward: lambda layer, x, train_flg: layer._forward(x, train_flg),
-    Relu.forward: lambda layer, x, train_flg: layer._forward(x),  # Sigmoid's too
-}
-_UNCHECKED_BACKWARD = {
-    BatchNormalization.backward: lambda layer, dout: layer.backward_act(dout, None),
-    Dropout.backward: lambda layer, dout: layer._backward(dout),
-    Relu.backward: lambda layer, dout: layer._backward(dout),
-    SoftmaxWithLoss.backward: lambda layer, dout: layer._backward(dout),
-}
-_SOFTMAX_FORWARD = SoftmaxWithLoss.forward
+
+class ForeignLayer:
+    """A layer of the caller's own, or a built-in one whose forward/backward a subclass
+    overrides, seen through the protocol: the walk calls its public forward/backward. As in the
+    book's predict, layers keyed 'Dropout...' or 'BatchNorm...' get train_flg."""
+
+    fuses_activation = False
+
+    def __init__(self, layer, takes_flag):
+        self.layer = layer
+        self.takes_flag = takes_flag
+
+    def _run(self, x, train_flg, act=None):
+        return self.layer.forward(x, train_flg) if self.takes_flag else self.layer.forward(x)
+
+    def _grad(self, dout, act=None, need_dx=True):
+        return self.layer.backward(dout)
+
+
+def _native(layer):
+    """Whether the walk may call the layer's unchecked pair (its public pair is the built-in's)."""
+    cls = type(layer)
+    return all(getattr(getattr(cls, name, None), "has_unchecked_pair", False)
+               for name in ("forward", "backward"))
+
+
+def plan(layers):
+    """[(layer, fused activation or None)] for an ordered {key: layer}: each layer that fuses
+    activations takes the built-in activation right after it; foreign layers are wrapped."""
+    items = list(layers.items())
+    steps, i = [], 0
+    while i < len(items):
+        key, layer = items[i]
+        nxt = items[i + 1][1] if i + 1 < len(items) else None
+        if not _native(layer):
+            steps.append((ForeignLayer(layer, "Dropout" in key or "BatchNorm" in key), None))
+        elif layer.fuses_activation and isinstance(nxt, Activation) and _native(nxt):
+            steps.append((layer, nxt))
+            i += 1
+        else:
+            steps.append((layer, None))
+        i += 1
+    return steps
+
+
+def forward(steps, x, train_flg):
+    """x through every step, as the book's predict loop; fused activations get their output."""
+    for layer, act in steps:
+        x = layer._run(x, train_flg, act)
+        if act is not None:
+            act.hold(x)
+    return x
+
+
+def backward(steps, dout):
+    """dout back through every step; the first layer's dx is not computed."""
+    for k in range(len(steps) - 1, -1, -1):
+        layer, act = steps[k]
+        dout = layer._grad(dout, act, need_dx=k > 0)
+    return dout
 
 
 def check_init(weight_init_std):
@@ -132,21 +175,10 @@ class LayeredNet:
         self._plan_key = None
 
     def _plan(self):
-        """[(layer, fused activation or None)] in order, rebuilt if ``layers`` was changed."""
-        layers = list(self.layers.values())
-        key = tuple(map(id, layers))
+        """The steps of ``layers`` (see ``plan``), rebuilt if ``layers`` was changed."""
+        key = tuple(map(id, self.layers.values())) + tuple(self.layers)
         if key != self._plan_key:
-            plan, i = [], 0
-            while i < len(layers):
-                layer = layers[i]
-                nxt = layers[i + 1] if i + 1 < len(layers) else None
-                if type(layer) in _FUSABLE and type(nxt) in (Relu, Sigmoid):
-                    plan.append((layer, nxt))
-                    i += 2
-                else:
-                    plan.append((layer, None))
-                    i += 1
-            self._plan_steps, self._plan_key = plan, key
+            self._plan_steps, self._plan_key = plan(self.layers), key
         return self._plan_steps
 
     def _input(self, x):
@@ -161,26 +193,13 @@ class LayeredNet:
 
     def _forward(self, x, train_flg):
         """Scores for a checked x: the fused walk through ``layers``."""
-        for layer, act in self._plan():
-            if act is not None:
-                x = (layer.forward_act(x, act) if type(layer) is Affine
-                     else layer.forward_act(x, train_flg, act))
-                continue
-            run = _UNCHECKED_FORWARD.get(type(layer).forward)
-            if run is not None:
-                x = run(layer, x, train_flg)
-            elif isinstance(layer, (Dropout, BatchNormalization)):
-                x = layer.forward(x, train_flg)
-            else:
-                x = layer.forward(x)
-        return x
+        return forward(self._plan(), x, train_flg)
 
     def _loss(self, x, t, train_flg):
         """Loss for a checked x and t."""
         y = self._forward(x, train_flg)
         last = self.last_layer
-        loss = last._forward(y, t) if type(last).forward is _SOFTMAX_FORWARD \
-            else last.forward(y, t)
+        loss = last._run(y, t) if _native(last) else last.forward(y, t)
         lam = self.weight_decay_lambda
         if lam != 0:
             for idx in range(1, self.hidden_layer_num + 2):
@@ -188,21 +207,8 @@ class LayeredNet:
         return loss
 
     def _backward(self):
-        dout = self._run_backward(self.last_layer, 1)
-        plan = self._plan()
-        for k in range(len(plan) - 1, -1, -1):
-            layer, act = plan[k]
-            if type(layer) is Affine:
-                dout = layer.backward_act(dout, act, need_dx=k > 0)
-            elif act is not None:
-                dout = layer.backward_act(dout, act)
-            else:
-                dout = self._run_backward(layer, dout)
-
-    @staticmethod
-    def _run_backward(layer, dout):
-        run = _UNCHECKED_BACKWARD.get(type(layer).backward)
-        return layer.backward(dout) if run is None else run(layer, dout)
+        last = self.last_layer
+        backward(self._plan(), last._grad(1) if _native(last) else last.backward(1))
 
     def _grads(self):
         """The grads dict from the layers: W (with the weight-decay term), b, gamma, beta."""
@@ -224,11 +230,13 @@ class LayeredNet:
                 grads["beta%d" % idx] = bn.dbeta
         return grads
 
+    def _param_keys(self):
+        """The params keys in the book's order of gradients: W1 b1 gamma1 beta1 W2 ..."""
+        return [name + str(idx) for idx in range(1, self.hidden_layer_num + 2)
+                for name in ("W", "b", "gamma", "beta") if name + str(idx) in self.params]
+
     def _numerical(self, loss_W):
-        grads = {}
-        for key in self.params:
-            grads[key] = numerical_gradient(loss_W, self.params[key])
-        return grads
+        return {key: numerical_gradient(loss_W, self.params[key]) for key in self._param_keys()}
 
     def _accuracy(self, x, t, batch_size):
         """Fraction of rows whose argmax matches t (labels or one-hot-like rows), batch_size

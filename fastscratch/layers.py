@@ -1,14 +1,15 @@
 """The book's layers (common/layers.py): same names, attributes, forward and backward.
 
-Each ``forward``/``backward`` pair calls ``backend.ops``: fused Numba kernels or their NumPy
-twins. Affine and BatchNormalization also offer ``forward_act``/``backward_act``, which fuse the
-activation layer that follows them; the networks use these, and the activation layer is left
-holding the same state (``out``) as if it had run on its own.
+Every layer follows one protocol (``Layer``): its public, checked ``forward``/``backward`` (the
+book's signatures) validate their arguments and then call the unchecked pair
 
-The public ``forward``/``backward`` check their arguments first (``validation``: dtypes, shapes,
-NaN/Inf; x is cast to the layer's parameter dtype) and then run the unchecked pass
-(``forward_act``/``backward_act`` or ``_forward``/``_backward``), which the networks call directly
-after checking their own input once.
+    _run(x, train_flg, act=None)        -> output
+    _grad(dout, act=None, need_dx=True) -> dx (None when need_dx is False and the layer can skip it)
+
+which the networks call directly after checking their input once. A layer whose class sets
+``fuses_activation`` takes the activation layer that follows it as ``act``: it applies the
+activation in the same kernel and returns act's output; the caller then hands that output to
+``act.hold(out)``, so the activation layer ends up with the state it would have had running alone.
 """
 import numpy as np
 
@@ -21,7 +22,31 @@ def _flat(a):
     return np.ascontiguousarray(a).reshape(-1)
 
 
-class _Activation:
+def checked(method):
+    """Marks a built-in layer's public forward/backward: the networks may call the unchecked pair
+    ``_run``/``_grad`` in its place. An override in a subclass lacks the mark and is called."""
+    method.has_unchecked_pair = True
+    return method
+
+
+class Layer:
+    """The protocol of every built-in layer (see the module docstring)."""
+
+    fuses_activation = False
+
+    def _run(self, x, train_flg, act=None):
+        raise NotImplementedError
+
+    def _grad(self, dout, act=None, need_dx=True):
+        raise NotImplementedError
+
+
+def _code(act):
+    """The activation code of a fused activation layer (NONE for None)."""
+    return NONE if act is None else act.code
+
+
+class Activation(Layer):
     """An elementwise activation that keeps its output ``out`` for the backward pass."""
 
     code = NONE
@@ -29,27 +54,32 @@ class _Activation:
     def __init__(self):
         self.out = None
 
+    @checked
     def forward(self, x):
-        x = validation.finite_floats("x", x)
-        return self._forward(x)
+        return self._run(validation.finite_floats("x", x), True)
 
+    @checked
     def backward(self, dout):
         validation.forward_done(self, "out")
-        return self._backward(validation.gradient_in(dout, self.out.shape, self.out.dtype))
+        return self._grad(validation.gradient_in(dout, self.out.shape, self.out.dtype))
 
-    def _forward(self, x):
+    def hold(self, out):
+        """Keep ``out``, this activation's output computed by the fused layer before it."""
+        self.out = out
+
+    def _run(self, x, train_flg, act=None):
         out = np.empty_like(x, order="C")
         backend.ops.act_forward(_flat(x), self.code, out.reshape(-1))
         self.out = out
         return out
 
-    def _backward(self, dout):
+    def _grad(self, dout, act=None, need_dx=True):
         dx = np.empty_like(self.out)
         backend.ops.act_backward(_flat(dout), self.out.reshape(-1), self.code, dx.reshape(-1))
         return dx
 
 
-class Relu(_Activation):
+class Relu(Activation):
     """y = max(x, 0)."""
 
     code = RELU
@@ -60,14 +90,16 @@ class Relu(_Activation):
         return None if self.out is None else self.out <= 0
 
 
-class Sigmoid(_Activation):
+class Sigmoid(Activation):
     """y = 1 / (1 + exp(-x)); backward uses y (1 - y)."""
 
     code = SIGMOID
 
 
-class Affine:
+class Affine(Layer):
     """out = x W + b with x of shape (N, ...) flattened to (N, D); W (D, M), b (M,)."""
+
+    fuses_activation = True
 
     def __init__(self, W, b):
         self.W = validation.matrix_param("W", W)
@@ -77,26 +109,26 @@ class Affine:
         self.dW = None
         self.db = None
 
+    @checked
     def forward(self, x):
-        return self.forward_act(validation.batch("x", x, self.W.shape[0], self.W.dtype), None)
+        return self._run(validation.batch("x", x, self.W.shape[0], self.W.dtype), True)
 
+    @checked
     def backward(self, dout):
         validation.forward_done(self, "x")
         shape = (self.x.shape[0], self.W.shape[1])
-        return self.backward_act(validation.gradient_in(dout, shape, self.W.dtype), None)
+        return self._grad(validation.gradient_in(dout, shape, self.W.dtype))
 
-    def forward_act(self, x, act):
-        """act(x W + b) with the bias and the activation layer ``act`` (or None) in one pass."""
+    def _run(self, x, train_flg, act=None):
+        """act(x W + b): the product, then bias and activation in one pass."""
         self.original_x_shape = x.shape
         x = x.reshape(x.shape[0], -1)
         self.x = x
         z = np.dot(x, self.W)
-        backend.ops.bias_act(z, self.b, NONE if act is None else act.code, z)
-        if act is not None:
-            act.out = z
+        backend.ops.bias_act(z, self.b, _code(act), z)
         return z
 
-    def backward_act(self, dout, act, need_dx=True):
+    def _grad(self, dout, act=None, need_dx=True):
         """Gradients through ``act`` (or None) and this layer; dx is skipped when not needed."""
         if act is None:
             dz = dout
@@ -115,21 +147,24 @@ class SoftmaxWithLoss:
     """Softmax and mean cross-entropy of x (N, C) or (C,). t is integer labels (N,) or dense
     (N, C): one-hot, or soft labels (finite, >= 0) whose loss uses each row's argmax as the book
     does while the gradient is (y - t) / N. Shifted by each row's maximum: finite for any finite
-    logits; log(y + 1e-7) never takes log(0)."""
+    logits; log(y + eps) never takes log(0). As the last layer its unchecked pair is
+    ``_run(x, t)`` -> loss and ``_grad(dout)`` -> dx."""
 
     def __init__(self):
         self.loss = None
         self.y = None
         self.t = None
 
+    @checked
     def forward(self, x, t):
-        return self._forward(*validation.softmax_inputs(x, t))
+        return self._run(*validation.softmax_inputs(x, t))
 
+    @checked
     def backward(self, dout=1):
         validation.forward_done(self, "y")
-        return self._backward(validation.scalar_gradient(dout))
+        return self._grad(validation.scalar_gradient(dout))
 
-    def _forward(self, x, t):
+    def _run(self, x, t):
         """x (N, C); t labels (N,) or dense (N, C) of x's dtype."""
         self.t = t
         self.y = y = np.empty(x.shape, dtype=x.dtype)
@@ -139,7 +174,7 @@ class SoftmaxWithLoss:
             self.loss = backend.ops.softmax_ce_forward(x, t, y)
         return self.loss
 
-    def _backward(self, dout):
+    def _grad(self, dout=1):
         y, t = self.y, self.t
         dx = np.empty_like(y)
         if t.ndim == 2:
@@ -149,7 +184,7 @@ class SoftmaxWithLoss:
         return dx
 
 
-class Dropout:
+class Dropout(Layer):
     """Zeroes each unit with probability ``dropout_ratio`` in training; scales by (1 - ratio) in
     inference, as the book does. Masks come from NumPy's global RNG unless ``rng`` is given."""
 
@@ -158,15 +193,16 @@ class Dropout:
         self.rng = validation.generator("rng", rng)
         self.mask = None
 
+    @checked
     def forward(self, x, train_flg=True):
-        x = validation.finite_floats("x", x)
-        return self._forward(x, train_flg)
+        return self._run(validation.finite_floats("x", x), train_flg)
 
+    @checked
     def backward(self, dout):
         validation.forward_done(self, "mask")
-        return self._backward(validation.gradient_in(dout, self.mask.shape))
+        return self._grad(validation.gradient_in(dout, self.mask.shape))
 
-    def _forward(self, x, train_flg):
+    def _run(self, x, train_flg, act=None):
         if not train_flg:
             return x * (1.0 - self.dropout_ratio)
         u = np.random.rand(*x.shape) if self.rng is None else self.rng.random(x.shape)
@@ -176,23 +212,25 @@ class Dropout:
                                     self.mask.reshape(-1), out.reshape(-1))
         return out
 
-    def _backward(self, dout):
+    def _grad(self, dout, act=None, need_dx=True):
         dx = np.empty_like(dout, order="C")
         backend.ops.dropout_backward(_flat(dout), self.mask.reshape(-1), dx.reshape(-1))
         return dx
 
 
-class BatchNormalization:
+class BatchNormalization(Layer):
     """Normalise each feature over the batch, then gamma * xn + beta; input (N, D) or (N, ...)
     (flattened to (N, -1)). Running statistics are updated in place during training.
 
     As the book computes it: a feature that is constant over the batch gets xn = 0 (the variance
-    is 0 and the 10e-7 keeps the division finite), so every output of it is beta, and its dx is
-    gamma / sqrt(10e-7) * (dout - mean(dout)): large but finite. A batch of one row in training
+    is 0 and the eps keeps the division finite), so every output of it is beta, and its dx is
+    gamma / sqrt(eps) * (dout - mean(dout)): large but finite. A batch of one row in training
     mode is such a batch in every feature: the output is beta, dx is 0, and the running variance
     decays towards 0 by ``momentum``. It is allowed because the book's own batch-norm gradient
     check runs on one image.
     """
+
+    fuses_activation = True
 
     def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None):
         self.gamma = validation.vector_param("gamma", gamma)
@@ -219,16 +257,17 @@ class BatchNormalization:
         """The centred input of the last training forward (the book keeps it; here derived)."""
         return None if self.xn is None else self.xn * self.std
 
+    @checked
     def forward(self, x, train_flg=True):
-        x = validation.batch("x", x, self.gamma.size, self.gamma.dtype)
-        return self.forward_act(x, train_flg, None)
+        return self._run(validation.batch("x", x, self.gamma.size, self.gamma.dtype), train_flg)
 
+    @checked
     def backward(self, dout):
         validation.forward_done(self, "xn", "training-mode ")
         shape = (self.xn.shape[0],) + self.input_shape[1:]
-        return self.backward_act(validation.gradient_in(dout, shape, self.xn.dtype), None)
+        return self._grad(validation.gradient_in(dout, shape, self.xn.dtype))
 
-    def forward_act(self, x, train_flg, act):
+    def _run(self, x, train_flg, act=None):
         """act(batch_norm(x)) in one kernel; ``act`` is the activation layer or None."""
         self.input_shape = x.shape
         x = x.reshape(x.shape[0], -1)
@@ -238,28 +277,25 @@ class BatchNormalization:
             self.running_mean = np.zeros(d, dtype=dtype)
             self.running_var = np.zeros(d, dtype=dtype)
         out = np.empty((n, d), dtype=dtype)
-        code = NONE if act is None else act.code
         if train_flg:
             self.batch_size = n
             self.xn = np.empty((n, d), dtype=dtype)
             self.std = np.empty(d, dtype=dtype)
             backend.ops.bn_forward_train(x, self.gamma, self.beta, self.momentum,
-                                         self.running_mean, self.running_var, code,
+                                         self.running_mean, self.running_var, _code(act),
                                          self.xn, self.std, out)
         else:
             backend.ops.bn_forward_eval(x, self.gamma, self.beta, self.running_mean,
-                                        self.running_var, code, out)
-        if act is not None:
-            act.out = out
+                                        self.running_var, _code(act), out)
         return out.reshape(self.input_shape)
 
-    def backward_act(self, dout, act):
+    def _grad(self, dout, act=None, need_dx=True):
         """Gradients through ``act`` (or None) and the normalisation; sets dgamma and dbeta."""
         dout = dout.reshape(dout.shape[0], -1)
         dx = np.empty_like(self.xn)
         self.dgamma = np.empty_like(self.std)
         self.dbeta = np.empty_like(self.std)
-        y = dout if act is None else act.out
-        backend.ops.bn_backward(dout, y, NONE if act is None else act.code, self.xn, self.std,
-                                self.gamma, dx, self.dgamma, self.dbeta)
+        y = dout if act is None else act.out.reshape(dout.shape)
+        backend.ops.bn_backward(dout, y, _code(act), self.xn, self.std, self.gamma, dx,
+                                self.dgamma, self.dbeta)
         return dx.reshape(self.input_shape)

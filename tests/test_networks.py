@@ -65,9 +65,9 @@ def test_book_interface_is_kept():
     assert list(net.layers) == ["Affine1", "BatchNorm1", "Activation_function1", "Dropout1",
                                 "Affine2", "BatchNorm2", "Activation_function2", "Dropout2",
                                 "Affine3"]
+    # The book's order: its __init_weight adds every W and b, then the layer loop gamma/beta.
     assert list(net.params) == ["W1", "b1", "W2", "b2", "W3", "b3", "gamma1", "beta1",
-                                "gamma2", "beta2"] or set(net.params) == {
-        "W1", "b1", "W2", "b2", "W3", "b3", "gamma1", "beta1", "gamma2", "beta2"}
+                                "gamma2", "beta2"]
     assert isinstance(net.layers["Affine1"], Affine)
     assert isinstance(net.layers["BatchNorm1"], BatchNormalization)
     assert isinstance(net.layers["Activation_function1"], Relu)
@@ -149,3 +149,16 @@ def test_explicit_seed_is_reproducible_and_leaves_global_state_alone():
     x, t = np.random.default_rng(0).random((4, 10)), np.array([0, 1, 2, 0])
     np.testing.assert_array_equal(a.gradient(x, t)["W1"], b.gradient(x, t)["W1"])
     np.testing.assert_array_equal(np.random.get_state()[1], state)
+
+
+def test_gradient_dicts_keep_the_books_key_order(rng):
+    """Book's multi_layer_net_extend.py (gradient and numerical_gradient, both loop over idx
+    adding W, b, then gamma, beta): W1 b1 gamma1 beta1 W2 b2 gamma2 beta2 W3 b3."""
+    net = MultiLayerNetExtend(6, [5, 4], 3, use_batchnorm=True, seed=0)
+    x, t = rng.standard_normal((4, 6)), np.array([0, 1, 2, 1])
+    book = ["W1", "b1", "gamma1", "beta1", "W2", "b2", "gamma2", "beta2", "W3", "b3"]
+    assert list(net.gradient(x, t)) == book
+    assert list(net.numerical_gradient(x, t)) == book
+    plain = MultiLayerNet(6, [5], 3, seed=0)
+    assert list(plain.gradient(x, t)) == list(plain.numerical_gradient(x, t)) == [
+        "W1", "b1", "W2", "b2"]
