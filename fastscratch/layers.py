@@ -15,6 +15,8 @@ import numpy as np
 
 from . import backend, validation
 from .constants import NONE, RELU, SIGMOID
+from .functions import *  # noqa: F401,F403 (the book's layers module exports these too)
+from .util import col2im, im2col  # noqa: F401 (likewise)
 
 
 def _flat(a):
@@ -299,3 +301,131 @@ class BatchNormalization(Layer):
         backend.ops.bn_backward(dout, y, _code(act), self.xn, self.std, self.gamma, dx,
                                 self.dgamma, self.dbeta)
         return dx.reshape(self.input_shape)
+
+
+def _out_size(size, window, stride, pad):
+    """Output positions along one axis: (size + 2 pad - window) // stride + 1."""
+    return (size + 2 * pad - window) // stride + 1
+
+
+class Convolution:
+    """out = conv(x, W) + b over images x (N, C, H, W) with filters W (FN, C, FH, FW), b (FN,):
+    out (N, FN, OH, OW), OH = (H + 2 pad - FH) // stride + 1. A following Relu or Sigmoid can
+    be fused (``act``), as for Affine.
+
+    ``col`` is the book's patch matrix (N*OH*OW, C*FH*FW), derived on access from the
+    per-image patches the kernels keep; ``col_W`` is W.reshape(FN, -1).T as in the book.
+    """
+
+    fuses_activation = True
+
+    def __init__(self, W, b, stride=1, pad=0):
+        self.W = validation.filter_param("W", W)
+        self.b = validation.vector_param("b", b, W.shape[0], W.dtype)
+        self.stride = validation.positive_int("stride", stride)
+        self.pad = validation.positive_int("pad", pad, least=0)
+        self.x = None
+        self._patches = None
+        self.col_W = None
+        self.dW = None
+        self.db = None
+
+    @property
+    def col(self):
+        """The book's im2col matrix of the last forward input, (N*OH*OW, C*FH*FW)."""
+        if self._patches is None:
+            return None
+        return self._patches.transpose(0, 2, 1).reshape(-1, self._patches.shape[1])
+
+    def forward(self, x):
+        x = validation.images("x", x, self.W.shape[2:], self.pad, self.W.shape[1],
+                              self.W.dtype)
+        return self._run(x, True)
+
+    def backward(self, dout):
+        validation.forward_done(self, "x")
+        n, _, h, w = self.x.shape
+        shape = (n, self.W.shape[0], _out_size(h, self.W.shape[2], self.stride, self.pad),
+                 _out_size(w, self.W.shape[3], self.stride, self.pad))
+        return self._grad(validation.gradient_in(dout, shape, self.W.dtype))
+
+    def _run(self, x, train_flg=True, act=None):
+        """act(conv(x, W) + b) for checked x; ``act`` is the following activation layer or
+        None, and is left holding its output as if it had run on its own."""
+        W = np.ascontiguousarray(self.W)
+        fn, c, fh, fw = W.shape
+        n, _, h, w = x.shape
+        oh = _out_size(h, fh, self.stride, self.pad)
+        ow = _out_size(w, fw, self.stride, self.pad)
+        self._patches = np.empty((n, c * fh * fw, oh * ow), dtype=W.dtype)
+        out = np.empty((n, fn, oh, ow), dtype=W.dtype)
+        backend.ops.conv_forward(x, W, self.b, self.stride, self.pad,
+                                 NONE if act is None else act.code, self._patches, out)
+        self.x = x
+        self.col_W = self.W.reshape(fn, -1).T
+        if act is not None:
+            act.out = out
+        return out
+
+    def _grad(self, dout, act=None, need_dx=True):
+        """Gradients through ``act`` (or None) and this layer: sets dW and db, returns dx (None
+        when not ``need_dx``)."""
+        W = np.ascontiguousarray(self.W)
+        dtype = W.dtype
+        self.dW = np.empty(W.shape, dtype=dtype)
+        self.db = np.empty(W.shape[0], dtype=dtype)
+        dx = np.empty(self.x.shape if need_dx else (0, 0, 0, 0), dtype=dtype)
+        backend.ops.conv_backward(dout, dout if act is None else act.out,
+                                  NONE if act is None else act.code, self._patches, W,
+                                  self.stride, self.pad, need_dx, self.dW, self.db, dx)
+        return dx if need_dx else None
+
+
+class Pooling:
+    """Max pooling of x (N, C, H, W) over pool_h x pool_w windows: out (N, C, OH, OW) with
+    OH = (H + 2 pad - pool_h) // stride + 1. Padding counts as zeros, as in the book's im2col.
+    (The book computes OH without pad and so fails at a reshape for most pad > 0; where it runs,
+    the results agree.) ``arg_max`` is the book's: each window's first maximum, (N*OH*OW*C,)."""
+
+    fuses_activation = False
+
+    def __init__(self, pool_h, pool_w, stride=1, pad=0):
+        self.pool_h = validation.positive_int("pool_h", pool_h)
+        self.pool_w = validation.positive_int("pool_w", pool_w)
+        self.stride = validation.positive_int("stride", stride)
+        self.pad = validation.positive_int("pad", pad, least=0)
+        self.x = None
+        self.arg_max = None
+
+    def forward(self, x):
+        x = validation.images("x", x, (self.pool_h, self.pool_w), self.pad)
+        return self._run(x, True)
+
+    def backward(self, dout):
+        validation.forward_done(self, "x")
+        n, c, h, w = self.x.shape
+        shape = (n, c, _out_size(h, self.pool_h, self.stride, self.pad),
+                 _out_size(w, self.pool_w, self.stride, self.pad))
+        return self._grad(validation.gradient_in(dout, shape, self.x.dtype))
+
+    def _run(self, x, train_flg=True, act=None):
+        """The pooled maxima of checked x; sets x and arg_max."""
+        n, c, h, w = x.shape
+        oh = _out_size(h, self.pool_h, self.stride, self.pad)
+        ow = _out_size(w, self.pool_w, self.stride, self.pad)
+        out = np.empty((n, c, oh, ow), dtype=x.dtype)
+        arg_max = np.empty(n * oh * ow * c, dtype=np.intp)
+        backend.ops.pool_forward(x, self.pool_h, self.pool_w, self.stride, self.pad, out,
+                                 arg_max)
+        self.x = x
+        self.arg_max = arg_max
+        return out
+
+    def _grad(self, dout, act=None, need_dx=True):
+        """dx: each dout routed to its window's maximum (None when not ``need_dx``)."""
+        if not need_dx:
+            return None
+        dx = np.empty(self.x.shape, dtype=dout.dtype)
+        backend.ops.pool_backward(dout, self.arg_max, self.pool_h, self.pool_w, self.stride,
+                                  self.pad, dx)
+        return dx

@@ -57,11 +57,12 @@ def fraction(name, value):
     return value
 
 
-def positive_int(name, value):
-    """An int >= 1 (bool refused), returned as int."""
+def positive_int(name, value, least=1):
+    """An int >= least (1 unless given; bool refused), returned as int."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
-            or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {_found(value)}")
+            or value < least:
+        expected = "a positive int" if least == 1 else f"an int >= {least}"
+        raise ValueError(f"{name} must be {expected}, got {_found(value)}")
     return int(value)
 
 
@@ -138,6 +139,12 @@ def batch(name, a, features, dtype=None):
     if math.prod(a.shape[1:]) != features:
         raise ValueError(f"{name} must have {features} features per row, got shape {a.shape} "
                          f"({math.prod(a.shape[1:])} per row)")
+    return _finite_as(name, a, dtype)
+
+
+def _finite_as(name, a, dtype):
+    """The C-contiguous float array a checked by ``finite``, cast to ``dtype`` if given (in the
+    same pass as the scan)."""
     if dtype is None or a.dtype == dtype:
         finite(name, a)
         return a
@@ -145,6 +152,22 @@ def batch(name, a, features, dtype=None):
     if not backend.ops.cast_all_finite(a.reshape(-1), out.reshape(-1)):
         finite(name, a)  # raises, naming the entry
     return out
+
+
+def images(name, a, window, pad, channels=None, dtype=None):
+    """a (N, C, H, W), finite, C-contiguous, cast to ``dtype`` if given, with ``channels``
+    channels if given and big enough for one (height, width) ``window`` after ``pad``."""
+    a = floats(name, a)
+    if a.ndim != 4:
+        raise ValueError(f"{name} must be images of shape (N, C, H, W), got shape {a.shape}")
+    if channels is not None and a.shape[1] != channels:
+        raise ValueError(f"{name} must have {channels} channels (axis 1) to match the filters, "
+                         f"got shape {a.shape}")
+    if a.shape[2] + 2 * pad < window[0] or a.shape[3] + 2 * pad < window[1]:
+        raise ValueError(f"{name} must be at least {window[0]}x{window[1]} (H x W) with pad "
+                         f"{pad} on each side for a {window[0]}x{window[1]} window, got shape "
+                         f"{a.shape}")
+    return _finite_as(name, a, dtype)
 
 
 def _row_count(name_t, t, n, name_x):
@@ -242,6 +265,16 @@ def vector_param(name, a, length=None, dtype=None):
     if dtype is not None and a.dtype != dtype:
         raise TypeError(f"{name} must have dtype {dtype} like the other parameters, got "
                         f"{a.dtype}")
+    return a
+
+
+def filter_param(name, a):
+    """A 4-D float32/float64 ndarray of filters (FN, C, FH, FW) with no empty axis."""
+    if not isinstance(a, np.ndarray) or a.dtype not in FLOATS or a.ndim != 4:
+        raise TypeError(f"{name} must be a 4-D float32 or float64 ndarray of filters (FN, C, FH,"
+                        f" FW), got {_found(a)}")
+    if a.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {a.shape}")
     return a
 
 

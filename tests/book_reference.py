@@ -1,5 +1,11 @@
 """A compact transcription of the book's NumPy code (common/layers.py, optimizer.py,
-multi_layer_net_extend.py), used only as the oracle for drop-in equality tests."""
+multi_layer_net_extend.py, util.py), used only as the oracle for drop-in equality tests.
+
+Convolution, Pooling, im2col and col2im follow oreilly-japan/deep-learning-from-scratch as read
+on 2026-11-28 (common/layers.py at commit 751d55dc, common/util.py at d4ebe2dc): im2col and
+col2im build float64 arrays whatever the input dtype, Convolution returns a transposed view, and
+Pooling computes its output size without the padding.
+"""
 from collections import OrderedDict
 
 import numpy as np
@@ -178,3 +184,72 @@ class Adam:
             self.m[k] += (1 - self.beta1) * (grads[k] - self.m[k])
             self.v[k] += (1 - self.beta2) * (grads[k] ** 2 - self.v[k])
             params[k] -= lr_t * self.m[k] / (np.sqrt(self.v[k]) + 1e-7)
+
+
+def im2col(images, fh, fw, stride=1, pad=0):
+    """(N, C, H, W) -> (N*OH*OW, C*FH*FW), one row per output pixel, in float64."""
+    n, c, h, w = images.shape
+    oh, ow = (h + 2 * pad - fh) // stride + 1, (w + 2 * pad - fw) // stride + 1
+    padded = np.pad(images, [(0, 0), (0, 0), (pad, pad), (pad, pad)], "constant")
+    col = np.zeros((n, c, fh, fw, oh, ow))
+    for i in range(fh):
+        for j in range(fw):
+            col[:, :, i, j] = padded[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride]
+    return col.transpose(0, 4, 5, 1, 2, 3).reshape(n * oh * ow, -1)
+
+
+def col2im(col, shape, fh, fw, stride=1, pad=0):
+    """The adjoint of im2col, in float64."""
+    n, c, h, w = shape
+    oh, ow = (h + 2 * pad - fh) // stride + 1, (w + 2 * pad - fw) // stride + 1
+    col = col.reshape(n, oh, ow, c, fh, fw).transpose(0, 3, 4, 5, 1, 2)
+    img = np.zeros((n, c, h + 2 * pad + stride - 1, w + 2 * pad + stride - 1))
+    for i in range(fh):
+        for j in range(fw):
+            img[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride] += col[:, :, i, j]
+    return img[:, :, pad:h + pad, pad:w + pad]
+
+
+class Convolution:
+    def __init__(self, W, b, stride=1, pad=0):
+        self.W, self.b, self.stride, self.pad = W, b, stride, pad
+
+    def forward(self, x):
+        fn, _, fh, fw = self.W.shape
+        n, _, h, w = x.shape
+        oh = 1 + int((h + 2 * self.pad - fh) / self.stride)
+        ow = 1 + int((w + 2 * self.pad - fw) / self.stride)
+        self.x, self.col = x, im2col(x, fh, fw, self.stride, self.pad)
+        self.col_W = self.W.reshape(fn, -1).T
+        out = np.dot(self.col, self.col_W) + self.b
+        return out.reshape(n, oh, ow, -1).transpose(0, 3, 1, 2)
+
+    def backward(self, dout):
+        fn, c, fh, fw = self.W.shape
+        dout = dout.transpose(0, 2, 3, 1).reshape(-1, fn)
+        self.db = np.sum(dout, axis=0)
+        self.dW = np.dot(self.col.T, dout).transpose(1, 0).reshape(fn, c, fh, fw)
+        dcol = np.dot(dout, self.col_W.T)
+        return col2im(dcol, self.x.shape, fh, fw, self.stride, self.pad)
+
+
+class Pooling:
+    def __init__(self, pool_h, pool_w, stride=1, pad=0):
+        self.pool_h, self.pool_w, self.stride, self.pad = pool_h, pool_w, stride, pad
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        oh = int(1 + (h - self.pool_h) / self.stride)
+        ow = int(1 + (w - self.pool_w) / self.stride)
+        col = im2col(x, self.pool_h, self.pool_w, self.stride, self.pad)
+        col = col.reshape(-1, self.pool_h * self.pool_w)
+        self.x, self.arg_max = x, np.argmax(col, axis=1)
+        return np.max(col, axis=1).reshape(n, oh, ow, c).transpose(0, 3, 1, 2)
+
+    def backward(self, dout):
+        dout = dout.transpose(0, 2, 3, 1)
+        size = self.pool_h * self.pool_w
+        dmax = np.zeros((dout.size, size))
+        dmax[np.arange(self.arg_max.size), self.arg_max.flatten()] = dout.flatten()
+        dcol = dmax.reshape(dout.shape[0] * dout.shape[1] * dout.shape[2], -1)
+        return col2im(dcol, self.x.shape, self.pool_h, self.pool_w, self.stride, self.pad)

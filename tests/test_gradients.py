@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from fastscratch.gradient import numerical_gradient
-from fastscratch.layers import (Affine, BatchNormalization, Dropout, Relu, Sigmoid,
-                                SoftmaxWithLoss)
+from fastscratch.layers import (Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu,
+                                Sigmoid, SoftmaxWithLoss)
 from fastscratch.multi_layer_net import MultiLayerNet
 from fastscratch.multi_layer_net_extend import MultiLayerNetExtend
 
@@ -54,6 +54,28 @@ def test_affine_fused_with_activation(act, backend_name, rng):
     x = rng.standard_normal((6, 5))
     _check_layer(_fused(layer, a), lambda d: layer._grad(d, a), x,
                  {"W": (layer.W, lambda: layer.dW), "b": (layer.b, lambda: layer.db)}, rng)
+
+
+@pytest.mark.parametrize("stride,pad", [(1, 0), (2, 1), (1, 2)])
+@pytest.mark.parametrize("act", [None, Relu, Sigmoid])
+def test_convolution(act, stride, pad, backend_name, rng):
+    """Alone through the public forward/backward (act None), or fused with the activation."""
+    layer, a = Convolution(rng.standard_normal((4, 3, 3, 2)), rng.standard_normal(4), stride,
+                           pad), act and act()
+    x = rng.standard_normal((2, 3, 6, 5))
+    forward, backward = (layer.forward, layer.backward) if a is None else \
+        (lambda v: layer._run(v, True, a), lambda d: layer._grad(d, a))
+    _check_layer(forward, backward, x,
+                 {"W": (layer.W, lambda: layer.dW), "b": (layer.b, lambda: layer.db)}, rng)
+
+
+@pytest.mark.parametrize("pool,stride,pad", [((2, 2), 2, 0), ((3, 2), 1, 0), ((2, 3), 2, 1)])
+def test_pooling(pool, stride, pad, backend_name, rng):
+    """Inputs 0.01 apart and away from 0, so no central difference crosses a change of the
+    maximum (padding counts as 0); overlapping windows (stride 1) sum their gradients."""
+    layer = Pooling(*pool, stride=stride, pad=pad)
+    x = (rng.permutation(2 * 3 * 7 * 6) - 126 + 0.5).reshape(2, 3, 7, 6) * 0.01
+    _check_layer(layer.forward, layer.backward, x, {}, rng)
 
 
 @pytest.mark.parametrize("act", [None, Relu, Sigmoid])

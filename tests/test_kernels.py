@@ -179,6 +179,75 @@ def test_every_kernel_has_a_twin_with_the_same_signature():
             assert k.__doc__ and getattr(rm, name).__doc__, name
 
 
+# Convolution geometries (N, C, H, W, FN, FH, FW, stride, pad): MNIST-like, stride > 1, pad > 0,
+# odd and non-square sizes, batch 1, 1x1 filters, a filter as large as the padded image; pooling
+# uses (N, C, H, W, pool_h, pool_w, stride, pad) from the same tuples (FN left out), so it meets
+# overlapping windows (stride < pool) and windows reaching into the padding.
+CONV_GEOMETRIES = [(4, 1, 28, 28, 3, 5, 5, 1, 0), (1, 3, 7, 9, 4, 3, 3, 2, 1),
+                   (3, 2, 11, 6, 5, 3, 2, 1, 2), (2, 4, 8, 8, 6, 1, 1, 1, 0),
+                   (5, 3, 10, 10, 2, 4, 3, 3, 1), (1, 1, 3, 3, 2, 5, 5, 1, 1),
+                   (17, 16, 12, 12, 16, 3, 3, 1, 1)]
+CONV_OPS = ["conv_forward", "conv_backward", "pool_forward", "pool_backward"]
+
+
+def _conv_case(name, dtype, geometry, rng, act, need_dx=True):
+    """Arguments for one call of a convolution or pooling op."""
+    n, c, h, w, fn, fh, fw, stride, pad = geometry
+    oh, ow = (h + 2 * pad - fh) // stride + 1, (w + 2 * pad - fw) // stride + 1
+    r = lambda *s: rng.standard_normal(s).astype(dtype)
+    e = lambda *s: np.full(s, np.nan, dtype=dtype)
+    if name == "conv_forward":
+        return [r(n, c, h, w), r(fn, c, fh, fw), r(fn), stride, pad, act,
+                e(n, c * fh * fw, oh * ow), e(n, fn, oh, ow)]
+    if name == "conv_backward":
+        col = np.empty((n, c * fh * fw, oh * ow), dtype)
+        out = np.empty((n, fn, oh, ow), dtype)
+        reference.conv.conv_forward(r(n, c, h, w), r(fn, c, fh, fw), r(fn), stride, pad, act,
+                                    col, out)
+        dout = r(n, fn, oh, ow)
+        return [dout, dout if act == NONE else out, act, col, r(fn, c, fh, fw), stride, pad,
+                need_dx, e(fn, c, fh, fw), e(fn), e(n, c, h, w)]
+    arg_max = np.full(n * oh * ow * c, -1, np.intp)
+    if name == "pool_forward":
+        return [r(n, c, h, w), fh, fw, stride, pad, e(n, c, oh, ow), arg_max]
+    reference.pool.pool_forward(r(n, c, h, w), fh, fw, stride, pad, e(n, c, oh, ow), arg_max)
+    return [r(n, c, oh, ow), arg_max, fh, fw, stride, pad, e(n, c, h, w)]
+
+
+@pytest.mark.parametrize("twin", ["serial", "parallel"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("geometry", CONV_GEOMETRIES, ids=lambda g: "x".join(map(str, g)))
+@pytest.mark.parametrize("name", CONV_OPS)
+def test_conv_kernels_match_reference(name, geometry, dtype, twin, rng):
+    """Sums here run over at most C*FH*FW = 144 (forward) or N*OH*OW = 2448 terms (dW), within
+    the float32 tolerance argued above."""
+    acts = ACTS if name.startswith("conv") else [NONE]
+    for act in acts:
+        for need_dx in ([True, False] if name == "conv_backward" else [True]):
+            _compare(name, _conv_case(name, dtype, geometry, rng, act, need_dx), twin, dtype)
+
+
+def test_conv_results_do_not_depend_on_thread_count():
+    """The parallel twins on 1 and on every thread give bit-identical results."""
+    import numba
+    rng = np.random.default_rng(2)
+    geometry = (37, 3, 12, 12, 8, 3, 3, 1, 1)
+    cases = {name: _conv_case(name, np.float64, geometry, rng, RELU) for name in CONV_OPS}
+    results = []
+    for n in (1, numba.config.NUMBA_NUM_THREADS):
+        numba.set_num_threads(n)
+        run = {}
+        for name, args in cases.items():
+            args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+            getattr(_op(name), "parallel")(*args)
+            run[name] = [a for a in args if isinstance(a, np.ndarray)]
+        results.append(run)
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    for name in CONV_OPS:
+        for got, want in zip(results[1][name], results[0][name]):
+            np.testing.assert_array_equal(got, want, err_msg=name)
+
+
 def _double(a):
     for i in prange(a.size):
         a[i] *= 2

@@ -7,6 +7,9 @@ from .._jit import inline
 # Column sums run over this many fixed row blocks whose partial sums are then added in order:
 # the blocks can go to different threads, and the result is the same for every thread count.
 ROW_BLOCKS = 8
+# Sums over the images of a batch (convolution weight gradients) run over this many fixed blocks
+# of images: enough blocks to keep 16 threads busy, few enough that each is several images.
+IMAGE_BLOCKS = 16
 
 
 @inline
@@ -36,6 +39,12 @@ def activate_grad(g, y, act, zero, one):
 def row_blocks(n):
     """The number of row blocks for an n-row column sum."""
     return min(n, ROW_BLOCKS)
+
+
+@inline
+def image_blocks(n):
+    """The number of image blocks for a sum over n images."""
+    return min(n, IMAGE_BLOCKS)
 
 
 @inline
