@@ -308,7 +308,7 @@ def _out_size(size, window, stride, pad):
     return (size + 2 * pad - window) // stride + 1
 
 
-class Convolution:
+class Convolution(Layer):
     """out = conv(x, W) + b over images x (N, C, H, W) with filters W (FN, C, FH, FW), b (FN,):
     out (N, FN, OH, OW), OH = (H + 2 pad - FH) // stride + 1. A following Relu or Sigmoid can
     be fused (``act``), as for Affine.
@@ -337,11 +337,13 @@ class Convolution:
             return None
         return self._patches.transpose(0, 2, 1).reshape(-1, self._patches.shape[1])
 
+    @checked
     def forward(self, x):
         x = validation.images("x", x, self.W.shape[2:], self.pad, self.W.shape[1],
                               self.W.dtype)
         return self._run(x, True)
 
+    @checked
     def backward(self, dout):
         validation.forward_done(self, "x")
         n, _, h, w = self.x.shape
@@ -381,7 +383,7 @@ class Convolution:
         return dx if need_dx else None
 
 
-class Pooling:
+class Pooling(Layer):
     """Max pooling of x (N, C, H, W) over pool_h x pool_w windows: out (N, C, OH, OW) with
     OH = (H + 2 pad - pool_h) // stride + 1. Padding counts as zeros, as in the book's im2col.
     (The book computes OH without pad and so fails at a reshape for most pad > 0; where it runs,
@@ -397,10 +399,12 @@ class Pooling:
         self.x = None
         self.arg_max = None
 
+    @checked
     def forward(self, x):
         x = validation.images("x", x, (self.pool_h, self.pool_w), self.pad)
         return self._run(x, True)
 
+    @checked
     def backward(self, dout):
         validation.forward_done(self, "x")
         n, c, h, w = self.x.shape

@@ -1,48 +1,20 @@
-"""A compact transcription of the book's conv-net code, the oracle for the conv-net parity tests
-and benchmarks: common/util.py im2col/col2im (commit d4ebe2dc), common/layers.py Affine,
-Convolution, Pooling (commit 751d55dc), ch07/simple_convnet.py (commit ab82f3ac) and
-ch08/deep_convnet.py (commit 0dda3d17) of github.com/oreilly-japan/deep-learning-from-scratch,
-the versions current on 2026-11-28. Same arithmetic in the same order; comments and the
-pickling methods left out.
+"""A compact transcription of the book's conv nets, the oracle for the conv-net parity tests
+and benchmarks: ch07/simple_convnet.py (commit ab82f3ac) and ch08/deep_convnet.py (commit
+0dda3d17) of github.com/oreilly-japan/deep-learning-from-scratch, the versions current on
+2026-11-28, and the tensor-aware Affine of common/layers.py (commit 751d55dc); Convolution,
+Pooling and the rest come from book_reference.py. Same arithmetic in the same order; comments
+and the pickling methods left out.
 """
 from collections import OrderedDict
 
 import numpy as np
 
-from book_reference import Dropout, Relu, SoftmaxWithLoss
+import book_reference
+from book_reference import Convolution, Dropout, Pooling, Relu, SoftmaxWithLoss
 
 
-def im2col(input_data, filter_h, filter_w, stride=1, pad=0):
-    N, C, H, W = input_data.shape
-    out_h = (H + 2 * pad - filter_h) // stride + 1
-    out_w = (W + 2 * pad - filter_w) // stride + 1
-    img = np.pad(input_data, [(0, 0), (0, 0), (pad, pad), (pad, pad)], "constant")
-    col = np.zeros((N, C, filter_h, filter_w, out_h, out_w))
-    for y in range(filter_h):
-        y_max = y + stride * out_h
-        for x in range(filter_w):
-            x_max = x + stride * out_w
-            col[:, :, y, x, :, :] = img[:, :, y:y_max:stride, x:x_max:stride]
-    return col.transpose(0, 4, 5, 1, 2, 3).reshape(N * out_h * out_w, -1)
-
-
-def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
-    N, C, H, W = input_shape
-    out_h = (H + 2 * pad - filter_h) // stride + 1
-    out_w = (W + 2 * pad - filter_w) // stride + 1
-    col = col.reshape(N, out_h, out_w, C, filter_h, filter_w).transpose(0, 3, 4, 5, 1, 2)
-    img = np.zeros((N, C, H + 2 * pad + stride - 1, W + 2 * pad + stride - 1))
-    for y in range(filter_h):
-        y_max = y + stride * out_h
-        for x in range(filter_w):
-            x_max = x + stride * out_w
-            img[:, :, y:y_max:stride, x:x_max:stride] += col[:, :, y, x, :, :]
-    return img[:, :, pad:H + pad, pad:W + pad]
-
-
-class Affine:
-    def __init__(self, W, b):
-        self.W, self.b = W, b
+class Affine(book_reference.Affine):
+    """The book's current Affine: it flattens (N, C, H, W) input and shapes dx back."""
 
     def forward(self, x):
         self.original_x_shape = x.shape
@@ -50,60 +22,7 @@ class Affine:
         return np.dot(self.x, self.W) + self.b
 
     def backward(self, dout):
-        dx = np.dot(dout, self.W.T)
-        self.dW = np.dot(self.x.T, dout)
-        self.db = np.sum(dout, axis=0)
-        return dx.reshape(*self.original_x_shape)
-
-
-class Convolution:
-    def __init__(self, W, b, stride=1, pad=0):
-        self.W, self.b, self.stride, self.pad = W, b, stride, pad
-
-    def forward(self, x):
-        FN, C, FH, FW = self.W.shape
-        N, C, H, W = x.shape
-        out_h = 1 + int((H + 2 * self.pad - FH) / self.stride)
-        out_w = 1 + int((W + 2 * self.pad - FW) / self.stride)
-        col = im2col(x, FH, FW, self.stride, self.pad)
-        col_W = self.W.reshape(FN, -1).T
-        out = np.dot(col, col_W) + self.b
-        out = out.reshape(N, out_h, out_w, -1).transpose(0, 3, 1, 2)
-        self.x, self.col, self.col_W = x, col, col_W
-        return out
-
-    def backward(self, dout):
-        FN, C, FH, FW = self.W.shape
-        dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
-        self.db = np.sum(dout, axis=0)
-        self.dW = np.dot(self.col.T, dout).transpose(1, 0).reshape(FN, C, FH, FW)
-        dcol = np.dot(dout, self.col_W.T)
-        return col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
-
-
-class Pooling:
-    def __init__(self, pool_h, pool_w, stride=1, pad=0):
-        self.pool_h, self.pool_w, self.stride, self.pad = pool_h, pool_w, stride, pad
-
-    def forward(self, x):
-        N, C, H, W = x.shape
-        out_h = int(1 + (H - self.pool_h) / self.stride)
-        out_w = int(1 + (W - self.pool_w) / self.stride)
-        col = im2col(x, self.pool_h, self.pool_w, self.stride, self.pad)
-        col = col.reshape(-1, self.pool_h * self.pool_w)
-        self.arg_max = np.argmax(col, axis=1)
-        out = np.max(col, axis=1).reshape(N, out_h, out_w, C).transpose(0, 3, 1, 2)
-        self.x = x
-        return out
-
-    def backward(self, dout):
-        dout = dout.transpose(0, 2, 3, 1)
-        pool_size = self.pool_h * self.pool_w
-        dmax = np.zeros((dout.size, pool_size))
-        dmax[np.arange(self.arg_max.size), self.arg_max.flatten()] = dout.flatten()
-        dmax = dmax.reshape(dout.shape + (pool_size,))
-        dcol = dmax.reshape(dmax.shape[0] * dmax.shape[1] * dmax.shape[2], -1)
-        return col2im(dcol, self.x.shape, self.pool_h, self.pool_w, self.stride, self.pad)
+        return super().backward(dout).reshape(*self.original_x_shape)
 
 
 def _accuracy(predict, x, t, batch_size):
