@@ -10,8 +10,8 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 from .machine import format_machine, machine_summary  # noqa: E402
 from .results import by_group, format_time, load, machine_info  # noqa: E402
 
-KINDS = ("kernel", "step", "epoch", "triad")
-IMPL_ORDER = ("numpy", "serial", "parallel", "numba", "torch", "gemm_floor")
+KINDS = ("kernel", "step", "epoch", "convnet", "triad")
+IMPL_ORDER = ("numpy", "serial", "parallel", "numba", "torch", "gemm_floor", "book")
 
 
 def _impls(groups):
