@@ -94,6 +94,48 @@ def build_dropout_backward(shape, dtype, rng):
     return [(dout, rng.random(dout.size) > 0.5, np.empty_like(dout))], ()
 
 
+def _conv_geometry(case, dtype, rng):
+    """x, W, b and the output size of a settings.CONV_CASES entry."""
+    n, c, h, w, fn, fh, fw, stride, pad = settings.CONV_CASES[case]
+    oh, ow = (h + 2 * pad - fh) // stride + 1, (w + 2 * pad - fw) // stride + 1
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    W = (rng.standard_normal((fn, c, fh, fw)) * 0.1).astype(dtype)
+    return x, W, rng.standard_normal(fn).astype(dtype), stride, pad, (oh, ow)
+
+
+def build_conv_forward(case, dtype, rng):
+    x, W, b, stride, pad, (oh, ow) = _conv_geometry(case, dtype, rng)
+    n, fn = x.shape[0], W.shape[0]
+    col, out = np.empty((n, W[0].size, oh * ow), dtype), np.empty((n, fn, oh, ow), dtype)
+    return [(x, W, b, stride, pad, RELU, col, out)], ()
+
+
+def build_conv_backward(case, dtype, rng):
+    """dW, db and dx (the inner layers' backward) through a fused ReLU."""
+    (fwd,), _ = build_conv_forward(case, dtype, rng)
+    reference.conv.conv_forward(*fwd)
+    x, W, _, stride, pad, act, col, out = fwd
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    return [(dout, out, act, col, W, stride, pad, True, np.empty_like(W),
+             np.empty(W.shape[0], dtype), np.empty_like(x))], ()
+
+
+def build_pool_forward(case, dtype, rng):
+    n, c, h, w, ph, pw, stride, pad = settings.POOL_CASES[case]
+    oh, ow = (h + 2 * pad - ph) // stride + 1, (w + 2 * pad - pw) // stride + 1
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    return [(x, ph, pw, stride, pad, np.empty((n, c, oh, ow), dtype),
+             np.empty(n * oh * ow * c, np.intp))], ()
+
+
+def build_pool_backward(case, dtype, rng):
+    (fwd,), _ = build_pool_forward(case, dtype, rng)
+    reference.pool.pool_forward(*fwd)
+    x, ph, pw, stride, pad, out, arg_max = fwd
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    return [(dout, arg_max, ph, pw, stride, pad, np.empty_like(x))], ()
+
+
 def param_sizes(name):
     """Element counts of the arrays of a parameter set: a net's W and b per layer, or 'flat10M'."""
     if name == "flat10M":
@@ -121,14 +163,17 @@ MATRIX = [("affine", "bias_act"), ("affine", "act_backward_colsum"),
           ("batchnorm", "bn_forward_train"), ("batchnorm", "bn_backward"),
           ("dropout", "dropout_forward"), ("dropout", "dropout_backward")]
 CLASSES = [("softmax_ce", "softmax_ce_forward"), ("softmax_ce", "softmax_ce_backward")]
-BUILDERS = {name: globals()["build_" + name] for _, name in MATRIX + CLASSES}
+CONV = [("conv", "conv_forward"), ("conv", "conv_backward")]
+POOL = [("pool", "pool_forward"), ("pool", "pool_backward")]
+BUILDERS = {name: globals()["build_" + name] for _, name in MATRIX + CLASSES + CONV + POOL}
 BUILDERS.update({name: optimizer_builder(name) for name in OPTIMIZERS})
 IMPLS = {name: implementations(module, name)
-         for module, name in MATRIX + CLASSES + [("optim", o) for o in OPTIMIZERS]}
+         for module, name in MATRIX + CLASSES + CONV + POOL + [("optim", o) for o in OPTIMIZERS]}
 
 
 def _cases():
     sizes = [(MATRIX, settings.SHAPES), (CLASSES, settings.CLASS_SHAPES),
+             (CONV, settings.CONV_CASES), (POOL, settings.POOL_CASES),
              ([("optim", o) for o in OPTIMIZERS], settings.PARAM_SETS)]
     for names, size_list in sizes:
         for _, name in names:

@@ -16,6 +16,11 @@ DTYPES = ("float64", "float32")
 SHAPES = ((100, 100), (100, 1024), (1000, 100), (1000, 1024))
 # (batch, classes) for softmax + cross-entropy
 CLASS_SHAPES = ((100, 10), (1000, 10))
+# convolutions (N, C, H, W, FN, FH, FW, stride, pad): SimpleConvNet's 30 5x5 filters on MNIST,
+# a DeepConvNet-like 16 -> 16 3x3 pad-1 layer; pooling (N, C, H, W, pool_h, pool_w, stride, pad)
+CONV_CASES = {"simple": (100, 1, 28, 28, 30, 5, 5, 1, 0),
+              "deep16": (100, 16, 28, 28, 16, 3, 3, 1, 1)}
+POOL_CASES = {"simple": (100, 30, 24, 24, 2, 2, 2, 0)}
 # optimizer updates: all parameters of a net, or one flat array of 10M elements
 PARAM_SETS = ("784-100x4-10", "784-1024-1024-10", "flat10M")
 STEP_ARCHS = ("784-100x4-10", "784-1024-1024-10")
@@ -27,6 +32,8 @@ ROUND_BUDGET = 0.5
 
 if QUICK:
     SHAPES, CLASS_SHAPES, PARAM_SETS = SHAPES[:1], CLASS_SHAPES[:1], PARAM_SETS[:1]
+    CONV_CASES = {"quick": (4, 2, 10, 10, 3, 3, 3, 1, 1)}
+    POOL_CASES = {"quick": (4, 3, 8, 8, 2, 2, 2, 0)}
     STEP_ARCHS = STEP_ARCHS[:1]
     TRIAD_ELEMENTS, TRIAD_ROUNDS = 1 << 16, 3
     ROUND_BUDGET = 0.05

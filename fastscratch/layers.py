@@ -15,8 +15,15 @@ import numpy as np
 
 from . import backend, validation
 from .constants import NONE, RELU, SIGMOID
-from .functions import *  # noqa: F401,F403 (the book's layers module exports these too)
-from .util import col2im, im2col  # noqa: F401 (likewise)
+# The book's common/layers.py imports these, so `from common.layers import *` gives them too.
+from .functions import (cross_entropy_error, identity_function, relu, relu_grad, sigmoid,
+                        sigmoid_grad, softmax, softmax_loss, step_function, sum_squared_error)
+from .util import col2im, im2col
+
+__all__ = ["np", "identity_function", "step_function", "sigmoid", "sigmoid_grad", "relu",
+           "relu_grad", "softmax", "sum_squared_error", "cross_entropy_error", "softmax_loss",
+           "im2col", "col2im", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss", "Dropout",
+           "BatchNormalization", "Convolution", "Pooling"]
 
 
 def _flat(a):
@@ -345,7 +352,7 @@ class Convolution(Layer):
 
     @checked
     def backward(self, dout):
-        validation.forward_done(self, "x")
+        validation.forward_done(self, "_patches", "training-mode ")
         n, _, h, w = self.x.shape
         shape = (n, self.W.shape[0], _out_size(h, self.W.shape[2], self.stride, self.pad),
                  _out_size(w, self.W.shape[3], self.stride, self.pad))
@@ -353,20 +360,18 @@ class Convolution(Layer):
 
     def _run(self, x, train_flg=True, act=None):
         """act(conv(x, W) + b) for checked x; ``act`` is the following activation layer or
-        None, and is left holding its output as if it had run on its own."""
+        None. The patches are kept for backward in training mode only."""
         W = np.ascontiguousarray(self.W)
         fn, c, fh, fw = W.shape
         n, _, h, w = x.shape
         oh = _out_size(h, fh, self.stride, self.pad)
         ow = _out_size(w, fw, self.stride, self.pad)
-        self._patches = np.empty((n, c * fh * fw, oh * ow), dtype=W.dtype)
+        patches = np.empty((n if train_flg else 0, c * fh * fw, oh * ow), dtype=W.dtype)
         out = np.empty((n, fn, oh, ow), dtype=W.dtype)
-        backend.ops.conv_forward(x, W, self.b, self.stride, self.pad,
-                                 NONE if act is None else act.code, self._patches, out)
+        backend.ops.conv_forward(x, W, self.b, self.stride, self.pad, _code(act), patches, out)
         self.x = x
+        self._patches = patches if train_flg else None
         self.col_W = self.W.reshape(fn, -1).T
-        if act is not None:
-            act.out = out
         return out
 
     def _grad(self, dout, act=None, need_dx=True):
@@ -377,9 +382,9 @@ class Convolution(Layer):
         self.dW = np.empty(W.shape, dtype=dtype)
         self.db = np.empty(W.shape[0], dtype=dtype)
         dx = np.empty(self.x.shape if need_dx else (0, 0, 0, 0), dtype=dtype)
-        backend.ops.conv_backward(dout, dout if act is None else act.out,
-                                  NONE if act is None else act.code, self._patches, W,
-                                  self.stride, self.pad, need_dx, self.dW, self.db, dx)
+        backend.ops.conv_backward(dout, dout if act is None else act.out, _code(act),
+                                  self._patches, W, self.stride, self.pad, need_dx, self.dW,
+                                  self.db, dx)
         return dx if need_dx else None
 
 
@@ -406,23 +411,23 @@ class Pooling(Layer):
 
     @checked
     def backward(self, dout):
-        validation.forward_done(self, "x")
+        validation.forward_done(self, "arg_max", "training-mode ")
         n, c, h, w = self.x.shape
         shape = (n, c, _out_size(h, self.pool_h, self.stride, self.pad),
                  _out_size(w, self.pool_w, self.stride, self.pad))
         return self._grad(validation.gradient_in(dout, shape, self.x.dtype))
 
     def _run(self, x, train_flg=True, act=None):
-        """The pooled maxima of checked x; sets x and arg_max."""
+        """The pooled maxima of checked x; sets x, and arg_max in training mode."""
         n, c, h, w = x.shape
         oh = _out_size(h, self.pool_h, self.stride, self.pad)
         ow = _out_size(w, self.pool_w, self.stride, self.pad)
         out = np.empty((n, c, oh, ow), dtype=x.dtype)
-        arg_max = np.empty(n * oh * ow * c, dtype=np.intp)
+        arg_max = np.empty(n * oh * ow * c if train_flg else 0, dtype=np.intp)
         backend.ops.pool_forward(x, self.pool_h, self.pool_w, self.stride, self.pad, out,
                                  arg_max)
         self.x = x
-        self.arg_max = arg_max
+        self.arg_max = arg_max if train_flg else None
         return out
 
     def _grad(self, dout, act=None, need_dx=True):

@@ -50,7 +50,9 @@ def test_convolution_fused_with_relu_equals_the_books_two_layers(xs, ws, stride,
     ours, relu = Convolution(W, b, stride, pad), Relu()
     theirs, book_relu = book.Convolution(W, b, stride, pad), book.Relu()
     want = book_relu.forward(theirs.forward(x))
-    _close(ours._run(x, True, relu), want)
+    out = ours._run(x, True, relu)
+    relu.hold(out)  # as the network's walk does
+    _close(out, want)
     np.testing.assert_array_equal(relu.mask, book_relu.mask)
     dout = rng.standard_normal(want.shape)
     dx = ours._grad(dout, relu)
@@ -146,7 +148,7 @@ def test_convolution_forward_refuses_bad_input(x, error, words, rng):
 def test_backward_needs_a_forward_and_the_output_shape(rng):
     conv, pool = Convolution(rng.standard_normal((4, 3, 3, 3)), np.zeros(4)), Pooling(2, 2, 2)
     for layer in (conv, pool):
-        with pytest.raises(ValueError, match="needs a forward pass first"):
+        with pytest.raises(ValueError, match="needs a training-mode forward pass first"):
             layer.backward(np.ones((1, 4, 2, 2)))
     x = rng.standard_normal((2, 3, 6, 6))
     out = pool.forward(conv.forward(x))
@@ -162,6 +164,54 @@ def test_backward_needs_a_forward_and_the_output_shape(rng):
     np.testing.assert_array_equal(conv.dW, dW)
 
 
+def test_inference_mode_keeps_nothing_for_backward(backend_name, rng):
+    """_run(x, False) (the networks' predict) gives the training-mode output but keeps no
+    patches or argmax; backward then asks for a training-mode forward."""
+    conv, pool = Convolution(rng.standard_normal((4, 2, 3, 3)), rng.standard_normal(4)), \
+        Pooling(2, 2, 2)
+    x = rng.standard_normal((3, 2, 8, 8))
+    want = pool.forward(conv.forward(x))
+    got = pool._run(conv._run(x, False), False)
+    np.testing.assert_array_equal(got, want)
+    for layer in (conv, pool):
+        with pytest.raises(ValueError, match="needs a training-mode forward pass first"):
+            layer.backward(np.ones((3, 4, 3, 3)))
+
+
 def test_pooling_refuses_images_smaller_than_the_window():
     with pytest.raises(ValueError, match="at least 3x3"):
         Pooling(3, 3).forward(np.ones((1, 1, 2, 5)))
+
+
+def test_the_network_walk_fuses_convolution_and_relu(backend_name, rng):
+    """A SimpleConvNet-like stack through _net's plan/forward/backward equals the same layers
+    called one by one through their public forward/backward."""
+    from collections import OrderedDict
+
+    from fastscratch import _net
+    from fastscratch.layers import Affine
+
+    def stack():
+        r = np.random.default_rng(5)
+        return OrderedDict(conv=Convolution(r.standard_normal((4, 1, 3, 3)), r.standard_normal(4)),
+                           relu1=Relu(), pool=Pooling(2, 2, 2),
+                           affine=Affine(r.standard_normal((4 * 3 * 3, 5)), r.standard_normal(5)))
+
+    x, dout = rng.standard_normal((3, 1, 8, 8)), rng.standard_normal((3, 5))
+    walked, called = stack(), stack()
+    steps = _net.plan(walked)
+    assert [(type(layer).__name__, type(act).__name__) for layer, act in steps] == \
+        [("Convolution", "Relu"), ("Pooling", "NoneType"), ("Affine", "NoneType")]
+    out = _net.forward(steps, x, True)
+    _net.backward(steps, dout)
+    h = x
+    for layer in called.values():
+        h = layer.forward(h)
+    g = dout
+    for layer in reversed(called.values()):
+        g = layer.backward(g)
+    _close(out, h)
+    np.testing.assert_array_equal(walked["relu1"].mask, called["relu1"].mask)
+    for key in ("conv", "affine"):
+        _close(walked[key].dW, called[key].dW)
+        _close(walked[key].db, called[key].db)

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from fastscratch.gradient import numerical_gradient
-from fastscratch.layers import (Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu,
-                                Sigmoid, SoftmaxWithLoss)
+from fastscratch.layers import (Affine, BatchNormalization, Convolution, Dropout, Pooling,
+                                Relu, Sigmoid, SoftmaxWithLoss)
 from fastscratch.multi_layer_net import MultiLayerNet
 from fastscratch.multi_layer_net_extend import MultiLayerNetExtend
 
@@ -64,7 +64,7 @@ def test_convolution(act, stride, pad, backend_name, rng):
                            pad), act and act()
     x = rng.standard_normal((2, 3, 6, 5))
     forward, backward = (layer.forward, layer.backward) if a is None else \
-        (lambda v: layer._run(v, True, a), lambda d: layer._grad(d, a))
+        (_fused(layer, a), lambda d: layer._grad(d, a))
     _check_layer(forward, backward, x,
                  {"W": (layer.W, lambda: layer.dW), "b": (layer.b, lambda: layer.db)}, rng)
 

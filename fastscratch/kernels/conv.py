@@ -75,20 +75,26 @@ def col2im_image(col, fh_, fw_, stride, pad, oh_, ow_, img):
 @kernel(parallel_min=CONV_PARALLEL_MIN)
 def conv_forward(x, W, b, stride, pad, act, col, out):
     """out = act(conv(x, W) + b) and col[n] = image n's patches, one column per output pixel;
-    x (N, C, H, W), W (FN, C, FH, FW), b (FN,), col (N, C*FH*FW, OH*OW), out (N, FN, OH, OW)."""
+    x (N, C, H, W), W (FN, C, FH, FW), b (FN,), col (N, C*FH*FW, OH*OW), out (N, FN, OH, OW).
+    A col of shape (0, C*FH*FW, OH*OW) keeps no patches (inference)."""
     n_, fn_, oh_, ow_ = out.shape
     fh_, fw_ = W.shape[2], W.shape[3]
-    p_ = oh_ * ow_
-    w_mat = W.reshape(fn_, col.shape[1])
+    k_, p_ = col.shape[1], oh_ * ow_
+    w_mat = W.reshape(fn_, k_)
+    keep = col.shape[0] == n_
     zero, one = out.dtype.type(0.0), out.dtype.type(1.0)
-    for n in prange(n_):
-        im2col_image(x[n], fh_, fw_, stride, pad, oh_, ow_, col[n])
-        z = out[n].reshape(fn_, p_)
-        np.dot(w_mat, col[n], z)
-        for f in range(fn_):
-            bias = b[f]
-            for p in range(p_):
-                z[f, p] = activate(z[f, p] + bias, act, zero, one)
+    nb = image_blocks(n_)
+    for blk in prange(nb):
+        scratch = np.empty((0 if keep else k_, p_), out.dtype)
+        for n in block_rows(blk, nb, n_):
+            patches = col[n] if keep else scratch
+            im2col_image(x[n], fh_, fw_, stride, pad, oh_, ow_, patches)
+            z = out[n].reshape(fn_, p_)
+            np.dot(w_mat, patches, z)
+            for f in range(fn_):
+                bias = b[f]
+                for p in range(p_):
+                    z[f, p] = activate(z[f, p] + bias, act, zero, one)
 
 
 @kernel(parallel_min=CONV_PARALLEL_MIN)

@@ -12,9 +12,11 @@ __all__ = ["pool_forward", "pool_backward"]
 def pool_forward(x, pool_h, pool_w, stride, pad, out, arg_max):
     """out = the maximum of each pool_h x pool_w window (padding counts as zeros, as in the
     book); arg_max = the index of its first maximum within the window, in the book's (N, OH, OW,
-    C) order; x (N, C, H, W), out (N, C, OH, OW), arg_max (N*OH*OW*C,) integers."""
+    C) order; x (N, C, H, W), out (N, C, OH, OW), arg_max (N*OH*OW*C,) integers, or empty to
+    keep none (inference)."""
     n_, c_, h, w = x.shape
     oh_, ow_ = out.shape[2], out.shape[3]
+    keep = arg_max.size > 0
     zero = out.dtype.type(0.0)
     for n in prange(n_):
         for c in range(c_):
@@ -40,7 +42,8 @@ def pool_forward(x, pool_h, pool_w, stride, pad, out, arg_max):
                                 if (i == 0 and j == 0) or v > best:
                                     best, arg = v, i * pool_w + j
                     out[n, c, oh, ow] = best
-                    arg_max[((n * oh_ + oh) * ow_ + ow) * c_ + c] = arg
+                    if keep:
+                        arg_max[((n * oh_ + oh) * ow_ + ow) * c_ + c] = arg
 
 
 @kernel(parallel_min=CONV_PARALLEL_MIN)

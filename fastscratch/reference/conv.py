@@ -9,11 +9,13 @@ __all__ = ["conv_forward", "conv_backward"]
 
 def conv_forward(x, W, b, stride, pad, act, col, out):
     """out = act(conv(x, W) + b) and col[n] = image n's patches, one column per output pixel;
-    x (N, C, H, W), W (FN, C, FH, FW), b (FN,), col (N, C*FH*FW, OH*OW), out (N, FN, OH, OW)."""
+    x (N, C, H, W), W (FN, C, FH, FW), b (FN,), col (N, C*FH*FW, OH*OW), out (N, FN, OH, OW).
+    A col of shape (0, C*FH*FW, OH*OW) keeps no patches (inference)."""
     n, fn = x.shape[0], W.shape[0]
     oh, ow = out.shape[2:]
     patches = im2col(x, W.shape[2], W.shape[3], stride, pad)  # (N*OH*OW, C*FH*FW)
-    col[...] = patches.reshape(n, oh * ow, -1).transpose(0, 2, 1)
+    if col.shape[0]:
+        col[...] = patches.reshape(n, oh * ow, -1).transpose(0, 2, 1)
     z = np.dot(patches, W.reshape(fn, -1).T) + b
     act_forward(z.reshape(n, oh, ow, fn).transpose(0, 3, 1, 2), act, out)
 

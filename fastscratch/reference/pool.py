@@ -9,11 +9,13 @@ __all__ = ["pool_forward", "pool_backward"]
 def pool_forward(x, pool_h, pool_w, stride, pad, out, arg_max):
     """out = the maximum of each pool_h x pool_w window (padding counts as zeros, as in the
     book); arg_max = the index of its first maximum within the window, in the book's (N, OH, OW,
-    C) order; x (N, C, H, W), out (N, C, OH, OW), arg_max (N*OH*OW*C,) integers."""
+    C) order; x (N, C, H, W), out (N, C, OH, OW), arg_max (N*OH*OW*C,) integers, or empty to
+    keep none (inference)."""
     n, c = x.shape[:2]
     oh, ow = out.shape[2:]
     windows = im2col(x, pool_h, pool_w, stride, pad).reshape(-1, pool_h * pool_w)
-    arg_max[...] = np.argmax(windows, axis=1)
+    if arg_max.size:
+        arg_max[...] = np.argmax(windows, axis=1)
     out[...] = np.max(windows, axis=1).reshape(n, oh, ow, c).transpose(0, 3, 1, 2)
 
 
