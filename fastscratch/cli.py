@@ -244,9 +244,9 @@ def _epoch_line(epochs):
 
 def _save_params(network, path):
     """params plus each batch-norm layer's running statistics ('BatchNorm1.running_mean', ...)."""
+    from .checkpoint import named_layers
     arrays = dict(network.params)
-    layers = network.layers  # DeepConvNet's is a list, as in the book
-    for name, layer in (layers.items() if hasattr(layers, "items") else enumerate(layers)):
+    for name, layer in named_layers(network).items():
         for stat in ("running_mean", "running_var"):
             if getattr(layer, stat, None) is not None:
                 arrays[f"{name}.{stat}"] = getattr(layer, stat)

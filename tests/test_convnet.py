@@ -13,6 +13,7 @@ import pytest
 import book_convnet as book
 from book_reference import Adam as BookAdam
 from fastscratch import Adam, safe_pickle, use_backend
+from fastscratch.checkpoint import load_checkpoint, save_checkpoint
 from fastscratch.cli import main
 from fastscratch.convnet import DeepConvNet, SimpleConvNet
 from test_trainer import MNIST_DIR, REPO, needs_mnist
@@ -222,6 +223,21 @@ def test_load_params_refuses_a_pickle_that_is_not_a_dict(tmp_path):
     path.write_bytes(pickle.dumps([np.zeros(3)]))
     with pytest.raises(ValueError, match="expected a pickled dict of parameter arrays, got list"):
         SimpleConvNet(seed=0).load_params(path)
+
+
+@pytest.mark.parametrize("cls", [SimpleConvNet, DeepConvNet])
+def test_checkpoint_round_trip(tmp_path, cls):
+    net, opt = cls(seed=1), Adam()
+    x, t = _images(4)
+    opt.update(net.params, net.gradient(x, t))
+    path = tmp_path / "ck.npz"
+    save_checkpoint(path, net, opt)
+    other, other_opt = cls(seed=2), Adam()
+    load_checkpoint(path, other, other_opt)
+    _assert_dicts_close(other.params, net.params, rtol=0)
+    opt.update(net.params, net.gradient(x, t))  # the same masks from the restored generator
+    other_opt.update(other.params, other.gradient(x, t))
+    _assert_dicts_close(other.params, net.params, rtol=0)
 
 
 # ------------------------------------------------------------------ argument checks
