@@ -32,13 +32,15 @@ def parse_args(script, description, configure=None):
     parser.add_argument("--data-dir", default=None,
                         help="MNIST directory (default: $FASTSCRATCH_DATA or the cache)")
     parser.add_argument("--seed", type=int, default=0, help="seed of NumPy's global RNG")
-    parser.add_argument("--threads", type=positive_int, default=1,
-                        help="threads for Numba and BLAS (default 1, as `fastscratch train`)")
+    parser.add_argument("--threads", type=positive_int, default=None,
+                        help="threads for the kernels (default: every usable core, as "
+                             "`fastscratch train`)")
     if configure is not None:
         configure(parser)
     args = parser.parse_args()
     use_backend(args.backend)
-    set_num_threads(args.threads)
+    if args.threads is not None:
+        set_num_threads(args.threads)
     np.random.seed(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     args.started = time.perf_counter()

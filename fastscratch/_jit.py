@@ -32,6 +32,9 @@ POLICY = dict(cache=True, nogil=True, error_model="numpy")
 # busy with other work a parallel launch can wait milliseconds for a thread, so
 # FASTSCRATCH_PARALLEL_MIN raises the threshold (a huge value keeps every kernel serial).
 PARALLEL_MIN = int(os.environ.get("FASTSCRATCH_PARALLEL_MIN", 1 << 18))
+# The same for kernels around a matrix product, counted in multiply-adds (m * n * k): BLAS does
+# ~30 of them in the time an elementwise kernel touches one element.
+PRODUCT_PARALLEL_MIN = 32 * PARALLEL_MIN
 
 
 def inline(fn):
@@ -64,20 +67,30 @@ def _launch(par, args):
     return result
 
 
-def kernel(fn=None, *, parallel=True, parallel_min=PARALLEL_MIN):
-    """Compile ``fn`` under POLICY; with ``parallel`` also a parallel twin chosen by size."""
+# Numba's thread count as last set by fastscratch.threads (numba.get_num_threads() costs ~10 us).
+threads_in_use = 1
+
+
+def _size(first, *rest):
+    return first.size
+
+
+def kernel(fn=None, *, parallel=True, parallel_min=PARALLEL_MIN, work=_size):
+    """Compile ``fn`` under POLICY; with ``parallel`` also a parallel twin, called when
+    ``work(*args)`` (default: the first argument's size) reaches ``parallel_min`` and Numba
+    has more than one thread."""
     if fn is None:
-        return lambda f: kernel(f, parallel=parallel, parallel_min=parallel_min)
+        return lambda f: kernel(f, parallel=parallel, parallel_min=parallel_min, work=work)
     serial = numba.njit(**POLICY)(fn)
     if not parallel:
         serial.serial = serial.parallel = serial
         return serial
     par = numba.njit(parallel=True, **POLICY)(_renamed(fn, "__parallel"))
 
-    def dispatch(first, *rest):
-        if first.size >= parallel_min:
-            return _launch(par, (first, *rest))
-        return serial(first, *rest)
+    def dispatch(*args):
+        if threads_in_use > 1 and work(*args) >= parallel_min:
+            return _launch(par, args)
+        return serial(*args)
 
     dispatch.__name__ = fn.__name__
     dispatch.__qualname__ = fn.__qualname__

@@ -142,10 +142,9 @@ def _train_arguments(p):
                            "the final test accuracy always uses the whole test set")
     run = p.add_argument_group("run")
     run.add_argument("--backend", choices=BACKENDS, default="numba")
-    run.add_argument("--threads", type=positive_int, default=1,
-                     help="threads for Numba and BLAS (default 1: on a machine busy with other "
-                          "work, more threads spin and make this small net several times "
-                          "slower; on an idle multicore machine try the number of cores)")
+    run.add_argument("--threads", type=positive_int, default=None,
+                     help="threads for the kernels (default: every usable core, or "
+                          "FASTSCRATCH_NUM_THREADS; more than the usable cores is capped)")
     run.add_argument("--seed", type=int, default=None, help="seed of NumPy's global RNG")
     run.add_argument("--out", type=Path, default=None,
                      help="output directory (default runs/<timestamp>)")
@@ -297,7 +296,8 @@ def _train(args):
     param = _optimizer_param(args)
     checkpoints = _checkpoint_options(args)
     use_backend(args.backend)
-    set_num_threads(args.threads)
+    if args.threads is not None:
+        set_num_threads(args.threads)
     if args.seed is not None:
         np.random.seed(args.seed)
     network = _network(args)  # before the data: option errors come first

@@ -129,27 +129,25 @@ class Affine(Layer):
         return self._grad(validation.gradient_in(dout, shape, self.W.dtype))
 
     def _run(self, x, train_flg, act=None):
-        """act(x W + b): the product, then bias and activation in one pass."""
+        """act(x W + b): each tile of the product followed by its bias and activation."""
         self.original_x_shape = x.shape
         x = x.reshape(x.shape[0], -1)
         self.x = x
-        z = np.dot(x, self.W)
-        backend.ops.bias_act(z, self.b, _code(act), z)
-        return z
+        out = np.empty((x.shape[0], self.W.shape[1]), dtype=self.W.dtype)
+        backend.ops.affine_forward(x, self.W, self.b, _code(act), out)
+        return out
 
     def _grad(self, dout, act=None, need_dx=True):
         """Gradients through ``act`` (or None) and this layer; dx is skipped when not needed."""
-        if act is None:
-            dz = dout
-            self.db = np.sum(dout, axis=0)
+        if act is not None:
+            dz, y = np.empty_like(dout), act.out
         else:
-            dz = np.empty_like(dout)
-            self.db = np.empty(dout.shape[1], dtype=dout.dtype)
-            backend.ops.act_backward_colsum(dout, act.out, act.code, dz, self.db)
-        self.dW = np.dot(self.x.T, dz)
-        if not need_dx:
-            return None
-        return np.dot(dz, self.W.T).reshape(self.original_x_shape)
+            dz, y = dout, dout  # not written: dout is the product's operand
+        self.db = np.empty(dout.shape[1], dtype=dout.dtype)
+        self.dW = np.empty_like(self.W)
+        dx = np.empty(self.x.shape, dtype=dout.dtype) if need_dx else None
+        backend.ops.affine_backward(dout, y, _code(act), self.x, self.W, dz, self.db, self.dW, dx)
+        return None if dx is None else dx.reshape(self.original_x_shape)
 
 
 class SoftmaxWithLoss:

@@ -14,6 +14,7 @@ import inspect
 import numpy as np
 import pytest
 
+import fastscratch
 from fastscratch import kernels, reference
 from fastscratch.constants import NONE, RELU, SIGMOID
 from fastscratch._jit import kernel
@@ -43,15 +44,17 @@ def _case(name, dtype, shape, rng, act=NONE):
     n, m = shape if isinstance(shape, tuple) else (1, shape)
     r = lambda *s: rng.standard_normal(s).astype(dtype)
     e = lambda *s: np.full(s, np.nan, dtype=dtype)  # outputs start as NaN: all must be written
-    if name == "bias_act":
-        return [r(n, m), r(m), act, e(n, m)]
-    if name == "act_backward_colsum":
+    d = (m * 7) % 300 + 1  # the product's inner size, varied with the shape
+    if name == "affine_forward":
+        return [r(n, d), r(d, m), r(m), act, e(n, m)]
+    if name == "affine_backward":
         y = r(n, m)
         if act == SIGMOID:
             y = 1 / (1 + np.exp(-y))
         elif act == RELU:
             y = np.maximum(y, 0)
-        return [r(n, m), y.astype(dtype), act, e(n, m), e(m)]
+        return [r(n, m), y.astype(dtype), act, r(n, d), r(d, m), e(n, m), e(m), e(d, m),
+                e(n, d)]
     if name == "act_forward":
         return [r(n * m), act, e(n * m)]
     if name == "act_backward":
@@ -114,14 +117,14 @@ def _case(name, dtype, shape, rng, act=NONE):
     raise KeyError(name)
 
 
-MATRIX_OPS = ["bias_act", "act_backward_colsum", "bn_forward_train", "bn_forward_eval",
+MATRIX_OPS = ["affine_forward", "affine_backward", "bn_forward_train", "bn_forward_eval",
               "bn_backward"]
 SOFTMAX_OPS = ["softmax_ce_forward", "softmax_ce_backward", "softmax_ce_forward_dense",
                "softmax_ce_backward_dense"]
 FLAT_OPS = ["act_forward", "act_backward", "dropout_forward", "dropout_backward", "sgd",
             "momentum", "nesterov", "adagrad", "rmsprop", "adam", "weight_decay_grad",
             "sum_squares", "all_finite", "cast_all_finite", "value_range"]
-ACT_OPS = {"bias_act", "act_backward_colsum", "bn_forward_train", "bn_forward_eval",
+ACT_OPS = {"affine_forward", "affine_backward", "bn_forward_train", "bn_forward_eval",
            "bn_backward", "act_forward", "act_backward"}
 
 
@@ -283,22 +286,43 @@ def test_softmax_ce_is_stable_for_huge_logits(dtype):
 
 
 def test_relu_keeps_nan_like_the_book():
-    z = np.array([[np.nan, -1.0, 2.0]])
-    out = np.empty_like(z)
-    kernels.affine.bias_act(z, np.zeros(3), RELU, out)
+    x, W = np.ones((1, 1)), np.array([[np.nan, -1.0, 2.0]])
+    out = np.empty((1, 3))
+    kernels.affine.affine_forward(x, W, np.zeros(3), RELU, out)
     assert np.isnan(out[0, 0]) and out[0, 1] == 0 and out[0, 2] == 2
 
 
+@pytest.mark.parametrize("twin", ["serial", "parallel"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_affine_backward_without_dx_matches_reference(twin, dtype, rng):
+    """need_dx=False (the first layer): dx is None, every other output as with dx."""
+    args = _case("affine_backward", dtype, (130, 70), rng, RELU)
+    args[-1] = None
+    ref_args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    getattr(kernels.affine.affine_backward, twin)(*args)
+    reference.affine.affine_backward(*ref_args)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    for got, want in zip(args[5:8], ref_args[5:8]):
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * np.abs(want).max())
+
+
 def test_kernel_results_do_not_depend_on_thread_count():
+    """Fixed row blocks for the sums and tiles fixed by the shapes for the products give
+    bit-identical results for any thread count."""
     import numba
     rng = np.random.default_rng(1)
+    x, W, b = rng.standard_normal((1000, 300)), rng.standard_normal((300, 1024)), np.zeros(1024)
     dout, y = rng.standard_normal((1000, 1024)), rng.random((1000, 1024))
     results = []
-    for n in (1, numba.config.NUMBA_NUM_THREADS):
+    for twin, n in [("serial", 1)] + [("parallel", n) for n in
+                                      sorted({1, numba.config.NUMBA_NUM_THREADS})]:
         numba.set_num_threads(n)
-        dz, db = np.empty_like(dout), np.empty(1024)
-        kernels.affine.act_backward_colsum.parallel(dout, y, RELU, dz, db)
-        results.append((dz, db))
-    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    np.testing.assert_array_equal(results[0][0], results[1][0])
-    np.testing.assert_array_equal(results[0][1], results[1][1])
+        out, dz, db = np.empty((1000, 1024)), np.empty_like(dout), np.empty(1024)
+        dW, dx = np.empty((300, 1024)), np.empty((1000, 300))
+        getattr(kernels.affine.affine_forward, twin)(x, W, b, RELU, out)
+        getattr(kernels.affine.affine_backward, twin)(dout, y, RELU, x, W, dz, db, dW, dx)
+        results.append((out, dz, db, dW, dx))
+    numba.set_num_threads(fastscratch.get_num_threads())
+    for other in results[1:]:
+        for one, many in zip(results[0], other):
+            np.testing.assert_array_equal(one, many)

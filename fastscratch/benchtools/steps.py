@@ -106,9 +106,10 @@ def gemm_floor_step(arch, dtype, batch=100, seed=0):
     return step
 
 
-def torch_step(arch, optimizer, dtype, threads, batch=100, seed=0):
+def torch_step(arch, optimizer, dtype, threads, batch=100, seed=0, fused=False):
     """The same step in PyTorch CPU eager mode (Linear [+ BatchNorm1d] + ReLU, cross-entropy,
-    torch.optim.SGD/Adam with the book's settings) on ``threads`` threads. Needs torch."""
+    torch.optim.SGD/Adam with the book's settings; ``fused`` Adam in one kernel) on ``threads``
+    threads. Needs torch."""
     import torch
 
     _check_optimizer(optimizer)
@@ -127,7 +128,8 @@ def torch_step(arch, optimizer, dtype, threads, batch=100, seed=0):
     if optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=LR[optimizer])
     else:
-        opt = torch.optim.Adam(model.parameters(), lr=LR[optimizer], eps=1e-7)
+        opt = torch.optim.Adam(model.parameters(), lr=LR[optimizer], eps=1e-7,
+                               fused=fused or None)
     x, t = mnist_like(batch, dtype, seed)
     x, t = torch.from_numpy(x), torch.from_numpy(t.astype(np.int64))
     loss_fn = torch.nn.CrossEntropyLoss()

@@ -1,9 +1,20 @@
 """NumPy twins of kernels/batchnorm.py, staged as in the book's BatchNormalization."""
 import numpy as np
 
-from .affine import act_backward_colsum, bias_act
+from .activation import act_backward, act_forward
 
 __all__ = ["bn_forward_train", "bn_forward_eval", "bn_backward"]
+
+
+def _scale_shift_act(scaled, beta, act, out):
+    """out = act(scaled + beta)."""
+    act_forward(scaled + beta, act, out)
+
+
+def _act_grad_colsum(dout, y, act, g, dbeta):
+    """g = dout * act'(y) and dbeta = g.sum(axis=0)."""
+    act_backward(dout, y, act, g)
+    dbeta[...] = np.sum(g, axis=0)
 
 
 def bn_forward_train(x, gamma, beta, momentum, running_mean, running_var, act, xn, std, out):
@@ -15,19 +26,19 @@ def bn_forward_train(x, gamma, beta, momentum, running_mean, running_var, act, x
     xn[...] = xc / std
     running_mean[...] = momentum * running_mean + (1 - momentum) * mu
     running_var[...] = momentum * running_var + (1 - momentum) * var
-    bias_act(gamma * xn, beta, act, out)
+    _scale_shift_act(gamma * xn, beta, act, out)
 
 
 def bn_forward_eval(x, gamma, beta, running_mean, running_var, act, out):
     """out = act(gamma * (x - running_mean) / sqrt(running_var + 10e-7) + beta)."""
     xn = (x - running_mean) / np.sqrt(running_var + 10e-7)
-    bias_act(gamma * xn, beta, act, out)
+    _scale_shift_act(gamma * xn, beta, act, out)
 
 
 def bn_backward(dout, y, act, xn, std, gamma, dx, dgamma, dbeta):
     """The book's staged backward through gamma, std, the variance and the mean."""
     g = np.empty_like(dout)
-    act_backward_colsum(dout, y, act, g, dbeta)
+    _act_grad_colsum(dout, y, act, g, dbeta)
     n = dout.shape[0]
     xc = xn * std
     dgamma[...] = np.sum(xn * g, axis=0)
