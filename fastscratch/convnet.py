@@ -166,8 +166,9 @@ class SimpleConvNet(_ConvNet):
     weights from their own generator instead of NumPy's global one.
     """
 
+    # the book's dict defaults, read and never changed
     def __init__(self, input_dim=(1, 28, 28),
-                 conv_param={"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1},  # noqa: B006
+                 conv_param={"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1},
                  hidden_size=100, output_size=10, weight_init_std=0.01, *, dtype="float64",
                  seed=None, rng=None):
         self._init_common(input_dim, output_size, dtype, seed, rng)
@@ -225,13 +226,14 @@ class DeepConvNet(_ConvNet):
     the dropout masks come from ``rng`` when given.
     """
 
+    # the book's dict defaults, read and never changed
     def __init__(self, input_dim=(1, 28, 28),
-                 conv_param_1={"filter_num": 16, "filter_size": 3, "pad": 1, "stride": 1},  # noqa: B006
-                 conv_param_2={"filter_num": 16, "filter_size": 3, "pad": 1, "stride": 1},  # noqa: B006
-                 conv_param_3={"filter_num": 32, "filter_size": 3, "pad": 1, "stride": 1},  # noqa: B006
-                 conv_param_4={"filter_num": 32, "filter_size": 3, "pad": 2, "stride": 1},  # noqa: B006
-                 conv_param_5={"filter_num": 64, "filter_size": 3, "pad": 1, "stride": 1},  # noqa: B006
-                 conv_param_6={"filter_num": 64, "filter_size": 3, "pad": 1, "stride": 1},  # noqa: B006
+                 conv_param_1={"filter_num": 16, "filter_size": 3, "pad": 1, "stride": 1},
+                 conv_param_2={"filter_num": 16, "filter_size": 3, "pad": 1, "stride": 1},
+                 conv_param_3={"filter_num": 32, "filter_size": 3, "pad": 1, "stride": 1},
+                 conv_param_4={"filter_num": 32, "filter_size": 3, "pad": 2, "stride": 1},
+                 conv_param_5={"filter_num": 64, "filter_size": 3, "pad": 1, "stride": 1},
+                 conv_param_6={"filter_num": 64, "filter_size": 3, "pad": 1, "stride": 1},
                  hidden_size=50, output_size=10, *, dtype="float64", seed=None, rng=None):
         self._init_common(input_dim, output_size, dtype, seed, rng)
         hidden_size = validation.positive_int("hidden_size", hidden_size)

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import Adam, use_backend
 from ..convnet import DeepConvNet, SimpleConvNet
+from .steps import torch_training_step
 
 CH07 = dict(input_dim=(1, 28, 28),
             conv_param={"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1},
@@ -65,15 +66,7 @@ def torch_convnet_step(dtype, threads, batch=100, seed=0):
         opt = torch.optim.Adam(model.parameters(), lr=LR, eps=1e-7, fused=True)
     except (RuntimeError, TypeError):  # a build without the fused CPU kernel
         opt = torch.optim.Adam(model.parameters(), lr=LR, eps=1e-7)
-    x, t = mnist_images(batch, dtype, seed)
-    x, t = torch.from_numpy(x), torch.from_numpy(t.astype(np.int64))
-    loss_fn = torch.nn.CrossEntropyLoss()
-
-    def step():
-        opt.zero_grad()
-        loss_fn(model(x), t).backward()
-        opt.step()
-    return step
+    return torch_training_step(model, opt, *mnist_images(batch, dtype, seed))
 
 
 def deepconvnet_params(seed=0):
