@@ -56,6 +56,13 @@ def _pool_out(name, size):
     return (size - 2) // 2 + 1
 
 
+def _describe(value):
+    """How a loaded value is named in an error: dtype and shape, or its type."""
+    if isinstance(value, np.ndarray):
+        return f"{value.dtype} array of shape {value.shape}"
+    return type(value).__name__
+
+
 class _ConvNet(LayeredNet):
     """What both conv nets share: image checks, the grads dict, accuracy in batches of 100 and
     the book's pickled params files."""
@@ -150,7 +157,7 @@ class _ConvNet(LayeredNet):
             if not isinstance(value, np.ndarray) or value.dtype.kind != "f" \
                     or value.shape != mine.shape:
                 raise ValueError(f"{file_name}: params[{key!r}] must be a float array of shape "
-                                 f"{mine.shape}, got {validation._found(value)}")
+                                 f"{mine.shape}, got {_describe(value)}")
             arrays[key] = validation.finite_floats(f"{file_name}: params[{key!r}]",
                                                    value.astype(self.dtype))
         for key, value in arrays.items():
