@@ -42,15 +42,22 @@ def _relu_out(rng, shape, dtype):
     return np.maximum(rng.standard_normal(shape), 0).astype(dtype)
 
 
-def build_bias_act(shape, dtype, rng):
-    z = rng.standard_normal(shape).astype(dtype)
-    return [(z, rng.standard_normal(shape[1]).astype(dtype), RELU, np.empty_like(z))], ()
+AFFINE_IN = 784  # the inner size of the affine products: an MNIST image
 
 
-def build_act_backward_colsum(shape, dtype, rng):
+def build_affine_forward(shape, dtype, rng):
+    x = rng.standard_normal((shape[0], AFFINE_IN)).astype(dtype)
+    W = rng.standard_normal((AFFINE_IN, shape[1])).astype(dtype)
+    return [(x, W, rng.standard_normal(shape[1]).astype(dtype), RELU,
+             np.empty(shape, dtype))], ()
+
+
+def build_affine_backward(shape, dtype, rng):
     dout = rng.standard_normal(shape).astype(dtype)
-    return [(dout, _relu_out(rng, shape, dtype), RELU, np.empty_like(dout),
-             np.empty(shape[1], dtype))], ()
+    x = rng.standard_normal((shape[0], AFFINE_IN)).astype(dtype)
+    W = rng.standard_normal((AFFINE_IN, shape[1])).astype(dtype)
+    return [(dout, _relu_out(rng, shape, dtype), RELU, x, W, np.empty_like(dout),
+             np.empty(shape[1], dtype), np.empty_like(W), np.empty_like(x))], ()
 
 
 def build_softmax_ce_forward(shape, dtype, rng):
@@ -116,7 +123,7 @@ def build_conv_backward(case, dtype, rng):
     reference.conv.conv_forward(*fwd)
     x, W, _, stride, pad, act, col, out = fwd
     dout = rng.standard_normal(out.shape).astype(dtype)
-    return [(dout, out, act, col, W, stride, pad, True, np.empty_like(W),
+    return [(dout, out, act, col, W, stride, pad, np.empty_like(W),
              np.empty(W.shape[0], dtype), np.empty_like(x))], ()
 
 
@@ -159,7 +166,7 @@ def optimizer_builder(name):
     return build
 
 
-MATRIX = [("affine", "bias_act"), ("affine", "act_backward_colsum"),
+MATRIX = [("affine", "affine_forward"), ("affine", "affine_backward"),
           ("batchnorm", "bn_forward_train"), ("batchnorm", "bn_backward"),
           ("dropout", "dropout_forward"), ("dropout", "dropout_backward")]
 CLASSES = [("softmax_ce", "softmax_ce_forward"), ("softmax_ce", "softmax_ce_backward")]

@@ -1,15 +1,17 @@
 """Sizes and thread count of the benchmarks, from the environment:
 
-FASTSCRATCH_BENCH_THREADS  threads for Numba, BLAS and PyTorch (default 2)
+FASTSCRATCH_BENCH_THREADS  thread counts, a comma list (1,2,4,8,16): the step benchmarks run at
+                           each, the others at the largest (default 1, 2, 4, ... up to every
+                           usable core)
 FASTSCRATCH_BENCH_QUICK=1  only the smallest sizes, no 10M-element or epoch cases (smoke test)
 """
 import os
 
 QUICK = os.environ.get("FASTSCRATCH_BENCH_QUICK", "0") not in ("", "0")
-_threads = os.environ.get("FASTSCRATCH_BENCH_THREADS", "2")
-if not _threads.isdigit() or int(_threads) < 1:
-    raise ValueError(f"FASTSCRATCH_BENCH_THREADS must be a positive integer, got {_threads!r}")
-THREADS = int(_threads)
+from fastscratch.benchtools.scaling import default_threads
+
+THREAD_COUNTS = default_threads()
+THREADS = THREAD_COUNTS[-1]
 
 DTYPES = ("float64", "float32")
 # (batch, hidden units): MNIST batches of 100 and 1000 with 100 and 1024 hidden units
@@ -23,7 +25,8 @@ CONV_CASES = {"simple": (100, 1, 28, 28, 30, 5, 5, 1, 0),
 POOL_CASES = {"simple": (100, 30, 24, 24, 2, 2, 2, 0)}
 # optimizer updates: all parameters of a net, or one flat array of 10M elements
 PARAM_SETS = ("784-100x4-10", "784-1024-1024-10", "flat10M")
-STEP_ARCHS = ("784-100x4-10", "784-1024-1024-10")
+# (arch, batch) of the step benchmarks
+STEP_CASES = (("784-100x4-10", 100), ("784-1024-1024-10", 100), ("784-1024-1024-10", 1000))
 EPOCH_ARCHS = ("784-100x4-10",)
 TRIAD_ELEMENTS = 10_000_000
 TRIAD_ROUNDS = 20
@@ -34,6 +37,6 @@ if QUICK:
     SHAPES, CLASS_SHAPES, PARAM_SETS = SHAPES[:1], CLASS_SHAPES[:1], PARAM_SETS[:1]
     CONV_CASES = {"quick": (4, 2, 10, 10, 3, 3, 3, 1, 1)}
     POOL_CASES = {"quick": (4, 3, 8, 8, 2, 2, 2, 0)}
-    STEP_ARCHS = STEP_ARCHS[:1]
+    STEP_CASES = STEP_CASES[:1]
     TRIAD_ELEMENTS, TRIAD_ROUNDS = 1 << 16, 3
     ROUND_BUDGET = 0.05

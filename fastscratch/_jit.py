@@ -14,12 +14,16 @@ import threading
 import os
 import types
 
-# Numba's OpenMP workers otherwise spin after each parallel kernel, and OpenBLAS's after each
-# matrix product: on a machine with as many threads as cores the two pools take turns waiting on
-# each other's spinning threads (measured here: a parallel kernel right after a GEMM took 8 ms
-# instead of 0.3 ms). Passive waiting must be set before Numba first loads libgomp; a value the
-# user set is kept.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# How Numba's OpenMP workers wait between parallel kernels (docs/threads.md). A step launches a
+# kernel every few microseconds, so workers that sleep at once (passive) pay a wake-up per
+# kernel: on 16 cores that made a step 2-3x slower. Workers that spin forever (active) starve
+# whatever else the process runs, NumPy's BLAS included. So they spin briefly (about half a
+# millisecond, covering the gaps inside a step) and then sleep: GNU OpenMP's spin count, Intel
+# OpenMP's block time. Set before Numba first loads the OpenMP runtime; values the user set,
+# or an OMP_WAIT_POLICY, are kept.
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "20000")
+    os.environ.setdefault("KMP_BLOCKTIME", "1")
 
 import numba  # noqa: E402
 

@@ -38,8 +38,8 @@ class ForeignLayer:
 def _native(layer):
     """Whether the walk may call the layer's unchecked pair (its public pair is the built-in's)."""
     cls = type(layer)
-    return all(getattr(getattr(cls, name, None), "has_unchecked_pair", False)
-               for name in ("forward", "backward"))
+    return (getattr(getattr(cls, "forward", None), "has_unchecked_pair", False)
+            and getattr(getattr(cls, "backward", None), "has_unchecked_pair", False))
 
 
 def plan(layers):

@@ -2,7 +2,7 @@
 
 Layers call ``backend.ops.<name>(...)``; ``use_backend`` swaps the whole namespace at once.
 """
-import contextlib
+import functools
 import types
 
 BACKENDS = ("numba", "numpy")
@@ -23,10 +23,12 @@ def _table(name):
     return _tables[name]
 
 
-class _Switch(contextlib.ContextDecorator):
-    """Returned by use_backend: the switch is already made; ``with`` restores the previous one."""
+class _Switch:
+    """Returned by use_backend: the switch is already made; ``with`` restores the previous one,
+    and as a decorator it undoes the switch and makes it on every call instead."""
 
-    def __init__(self, previous):
+    def __init__(self, name, previous):
+        self.name = name
         self.previous = previous
 
     def __enter__(self):
@@ -35,6 +37,18 @@ class _Switch(contextlib.ContextDecorator):
     def __exit__(self, *exc):
         _select(self.previous)
         return False
+
+    def __call__(self, func):
+        _select(self.previous)  # decorating a function must not switch anything now
+        if not callable(func):
+            raise TypeError(f"use_backend({self.name!r}) decorates a function, got "
+                            f"{type(func).__name__}")
+
+        @functools.wraps(func)
+        def on_backend(*args, **kwargs):
+            with use_backend(self.name):
+                return func(*args, **kwargs)
+        return on_backend
 
 
 def _select(name):
@@ -46,11 +60,13 @@ def _select(name):
 def use_backend(name):
     """Run every layer and optimizer on 'numba' (fused kernels) or 'numpy' (the reference).
 
-    Works as a plain call or as a context manager that restores the previous backend.
+    Works as a plain call, as a context manager that restores the previous backend, and as a
+    decorator (``@use_backend('numpy')``): each call of the function runs on that backend and
+    restores the one it found.
     """
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
-    switch = _Switch(name_in_use)
+    switch = _Switch(name, name_in_use)
     _select(name)
     return switch
 

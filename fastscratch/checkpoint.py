@@ -23,12 +23,12 @@ ValueError).
 """
 import json
 import os
-import uuid
 import zipfile
 
 import numpy as np
 
 from . import __version__
+from .atomic import atomic_write
 from .optimizer import _Optimizer
 
 FORMAT = "fastscratch-checkpoint"
@@ -162,30 +162,7 @@ def save_checkpoint(path, network, optimizer=None, extra=None):
     except TypeError as exc:
         raise TypeError(f"extra must hold JSON values (and numpy arrays): {exc}") from None
     arrays["meta"] = np.frombuffer(text.encode(), dtype=np.uint8)
-    _write_atomic(os.fspath(path), arrays)
-
-
-def _write_atomic(path, arrays):
-    """np.savez to a temporary file beside path, fsync, rename over path, fsync the directory."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    if hasattr(os, "O_DIRECTORY"):
-        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 # ---------------------------------------------------------------- load

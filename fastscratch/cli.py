@@ -5,8 +5,10 @@ argparse parser, and a function that runs it on the parsed arguments and returns
 Exit codes: 0 success, 1 failure while running (e.g. data not found), 2 bad arguments.
 """
 import argparse
+import errno
 import json
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +16,10 @@ from typing import Callable
 
 import numpy as np
 
+from . import validation
 from .backend import BACKENDS
-from .trainer import OPTIMIZERS, parse_every
+from .run_control import parse_every
+from .trainer import OPTIMIZERS
 
 
 @dataclass(frozen=True)
@@ -34,12 +38,9 @@ class UsageError(Exception):
 def positive_int(text):
     """An argparse type: a positive int (for the options of any subcommand)."""
     try:
-        value = int(text)
+        return validation.positive_int("value", int(text))
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
 
 
 def _number(low, high=None, low_open=False):
@@ -79,14 +80,19 @@ def _hidden(text):
 
 
 def _weight_init(text):
-    """'he'/'relu', 'xavier'/'sigmoid', or a positive standard deviation."""
-    if text.lower() in ("he", "relu", "xavier", "sigmoid"):
-        return text.lower()
-    return _number(0, low_open=True)(text)
+    """A name of the book's weight scales ('he'/'relu', 'xavier'/'sigmoid') or a positive
+    standard deviation."""
+    from ._net import INIT_NAMES, check_init
+    try:
+        return check_init(float(text) if text.lower() not in INIT_NAMES else text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected {', '.join(INIT_NAMES)} or a positive number, got {text!r}") from None
 
 
 # ------------------------------------------------------------------ train
 
+OUTPUTS = ("history.json", "history.csv", "training.png")  # written into --out
 LR_DEFAULTS = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.01,
                "rmsprop": 0.001, "adam": 0.001}
 OPTIMIZER_OPTIONS = {"momentum": ("momentum", "nesterov"), "beta1": ("adam",),
@@ -271,13 +277,31 @@ def _checkpoint_options(args):
             "nan_guard": {None: False, "stop": True, "rollback": "rollback"}[args.nan_guard]}
 
 
-def _make_dir(option, value, directory):
-    """mkdir -p directory, or a UsageError naming the option."""
+def _check_output(option, value, path):
+    """Make path's folder (mkdir -p) and check that a file can be written at path by writing
+    and deleting a probe beside it; a UsageError naming the option otherwise."""
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"{option} {str(value)!r}: {directory} cannot be made a directory: "
-                         f"{exc}") from None
+        raise UsageError(f"{option} {str(value)!r}: {path.parent} cannot be made a directory: "
+                         f"{exc.strerror or exc}") from None
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "it is a directory")
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.",
+                                         suffix=".probe"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{option} {str(value)!r}: cannot write {path}: "
+                         f"{exc.strerror or exc}") from None
+
+
+def _check_outputs(args, out):
+    """Every file the run will write can be written (checked before anything runs)."""
+    for name in OUTPUTS + (("params.npz",) if args.save_params else ()):
+        _check_output("--save-params" if name == "params.npz" else "--out", out, out / name)
+    if args.checkpoint is not None:
+        _check_output("--checkpoint", args.checkpoint, args.checkpoint)
 
 
 def _train(args):
@@ -295,6 +319,8 @@ def _train(args):
         args.eval_samples = 1000
     param = _optimizer_param(args)
     checkpoints = _checkpoint_options(args)
+    out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    _check_outputs(args, out)
     use_backend(args.backend)
     if args.threads is not None:
         set_num_threads(args.threads)
@@ -306,10 +332,6 @@ def _train(args):
     except DatasetError as exc:
         print(f"fastscratch train: error: {exc}", file=sys.stderr)
         return 1
-    out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-    _make_dir("--out", out, out)
-    if args.checkpoint is not None:
-        _make_dir("--checkpoint", args.checkpoint, args.checkpoint.parent)
     x_train, x_test = x_train.astype(args.dtype), x_test.astype(args.dtype)
     trainer = Trainer(network, x_train, t_train, x_test, t_test, epochs=args.epochs,
                       mini_batch_size=args.batch_size, optimizer=args.optimizer,
@@ -333,7 +355,7 @@ def _train(args):
     (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")
     trainer.save_history(out / "history.csv")
     plot_training(history, out / "training.png")
-    written = ["history.json", "history.csv", "training.png"]
+    written = list(OUTPUTS)
     if args.save_params:
         _save_params(network, out / "params.npz")
         written.append("params.npz")
@@ -366,6 +388,23 @@ def _hpo(args):
     return run_hpo_command(args)
 
 
+def _run_arguments(p):
+    p.add_argument("--seed", type=int, default=None,
+                   help="call np.random.seed(SEED) before the script starts")
+    p.add_argument("script", help="a script of the book, e.g. ch05/train_neuralnet.py; it runs "
+                                  "from its own folder with common and dataset from fastscratch")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="the script's own arguments")
+
+
+def _run(args):
+    from .book_scripts import run_script
+    if not Path(args.script).is_file():
+        raise UsageError(f"script: expected a Python file, {args.script!r} is not a file")
+    if args.seed is not None and not 0 <= args.seed < 2**32:
+        raise UsageError(f"--seed: expected an integer in [0, 2**32), got {args.seed}")
+    return run_script(args.script, args.args, seed=args.seed)
+
+
 COMMANDS = {
     "train": Command("train a fully connected net or the book's conv nets on MNIST and write "
                      "its history and plot",
@@ -374,6 +413,8 @@ COMMANDS = {
                      _bench_arguments, _bench),
     "hpo": Command("hyper-parameter search (Optuna, optionally on a Dask cluster)",
                    _hpo_arguments, _hpo),
+    "run": Command("run a script of the book unchanged, its common and dataset imports "
+                   "resolved to fastscratch", _run_arguments, _run),
 }
 
 

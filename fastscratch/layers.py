@@ -379,11 +379,10 @@ class Convolution(Layer):
         dtype = W.dtype
         self.dW = np.empty(W.shape, dtype=dtype)
         self.db = np.empty(W.shape[0], dtype=dtype)
-        dx = np.empty(self.x.shape if need_dx else (0, 0, 0, 0), dtype=dtype)
+        dx = np.empty(self.x.shape, dtype=dtype) if need_dx else None
         backend.ops.conv_backward(dout, dout if act is None else act.out, _code(act),
-                                  self._patches, W, self.stride, self.pad, need_dx, self.dW,
-                                  self.db, dx)
-        return dx if need_dx else None
+                                  self._patches, W, self.stride, self.pad, self.dW, self.db, dx)
+        return dx
 
 
 class Pooling(Layer):

@@ -26,13 +26,13 @@ class MultiLayerNetExtend(LayeredNet):
         """Cross-entropy plus the weight-decay term, in training or inference mode."""
         return self._loss(*self._inputs(x, t), train_flg)
 
-    def accuracy(self, X, T, batch_size=None):
+    def accuracy(self, x, t, batch_size=None):
         """Fraction classified correctly in inference mode; ``batch_size`` bounds memory."""
-        return self._accuracy(X, T, batch_size)
+        return self._accuracy(x, t, batch_size)
 
-    def numerical_gradient(self, X, T):
+    def numerical_gradient(self, x, t):
         """grads by central differences of the training-mode loss."""
-        x, t = self._inputs(X, T)
+        x, t = self._inputs(x, t)
         return self._numerical(lambda W: self._loss(x, t, True))
 
     def gradient(self, x, t):

@@ -10,11 +10,13 @@ from matplotlib.ticker import MaxNLocator
 from .util import smooth_curve
 
 
-def new_figure(nrows=1, ncols=1, size=(6.4, 4.8)):
-    """(figure, axes) for a grid of nrows x ncols plots; axes is a 2-D array when either > 1."""
+def new_figure(nrows=1, ncols=1, size=(6.4, 4.8), **subplots):
+    """(figure, axes) for a grid of nrows x ncols plots; axes is a 2-D array when either > 1
+    (or when ``squeeze=False``); other keywords go to Figure.subplots (e.g. ``sharey``)."""
     fig = Figure(figsize=size)
     FigureCanvasAgg(fig)
-    axes = fig.subplots(nrows, ncols, squeeze=nrows == 1 and ncols == 1)
+    subplots.setdefault("squeeze", nrows == 1 and ncols == 1)
+    axes = fig.subplots(nrows, ncols, **subplots)
     return fig, axes
 
 

@@ -19,7 +19,7 @@ import scipy
 import scipy.linalg.cython_blas  # noqa: F401  (the BLAS the kernels call)
 from threadpoolctl import ThreadpoolController
 
-from . import _jit
+from . import _jit, validation
 
 
 def _cgroup_quota(root=Path("/sys/fs/cgroup")):
@@ -67,8 +67,7 @@ _kernel_blas, _other_blas = _blas_pools()
 def set_num_threads(n):
     """Use ``n`` threads in Numba's kernels and in NumPy's BLAS (the kernels' BLAS stays at one
     thread per tile). More than ``usable_cores()`` warns and is capped. Returns the count used."""
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    n = validation.positive_int("n", n)
     usable = usable_cores()
     if n > usable:
         warnings.warn(f"set_num_threads({n}): this process may use {usable} cores (CPU affinity "

@@ -57,11 +57,15 @@ def fraction(name, value):
     return value
 
 
-def positive_int(name, value, least=1):
-    """An int >= least (1 unless given; bool refused), returned as int."""
+def positive_int(name, value, none_ok=False, least=1):
+    """An int >= least (1 unless given; bool refused), returned as int; None passes when
+    none_ok."""
+    if none_ok and value is None:
+        return None
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
             or value < least:
-        expected = "a positive int" if least == 1 else f"an int >= {least}"
+        expected = ("a positive int" if least == 1 else f"an int >= {least}") + \
+            (" or None" if none_ok else "")
         raise ValueError(f"{name} must be {expected}, got {_found(value)}")
     return int(value)
 

@@ -82,6 +82,40 @@ def test_use_backend_switches_and_restores():
         fastscratch.use_backend("cuda")
 
 
+def test_use_backend_as_a_decorator_switches_on_every_call():
+    @fastscratch.use_backend("numpy")
+    def inside(fail=False):
+        if fail:
+            raise RuntimeError("inside")
+        return fastscratch.current_backend(), fastscratch.backend.ops.sgd.__module__
+
+    assert fastscratch.current_backend() == "numba"  # defining it switched nothing
+    for _ in range(2):  # not just the first call
+        assert inside() == ("numpy", "fastscratch.reference.optim")
+        assert fastscratch.current_backend() == "numba"
+    with pytest.raises(RuntimeError, match="inside"):
+        inside(fail=True)
+    assert fastscratch.current_backend() == "numba"
+    with fastscratch.use_backend("numpy"):
+        assert fastscratch.use_backend("numba")(fastscratch.current_backend)() == "numba"
+        assert fastscratch.current_backend() == "numpy"  # restored to the one it found
+    assert inside.__name__ == "inside"
+    with pytest.raises(TypeError, match=r"use_backend\('numpy'\) decorates a function, got int"):
+        fastscratch.use_backend("numpy")(3)
+    assert fastscratch.current_backend() == "numba"
+
+
+@pytest.mark.parametrize("cls", [fastscratch.MultiLayerNet, fastscratch.MultiLayerNetExtend])
+def test_networks_take_the_books_argument_names(cls):
+    net = cls(4, [3], 2, seed=0)
+    x, t = np.random.default_rng(0).random((5, 4)), np.array([0, 1, 1, 0, 1])
+    assert net.accuracy(x=x, t=t) == net.accuracy(x, t)
+    assert net.loss(x=x, t=t) == net.loss(x, t)
+    numerical = net.numerical_gradient(x=x, t=t)
+    analytic = net.gradient(x=x, t=t)
+    assert numerical.keys() == analytic.keys() == net.params.keys()
+
+
 def test_set_num_threads_sets_numba_and_blas():
     from threadpoolctl import threadpool_info
     import numba

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from fastscratch import (SGD, AdaGrad, Adam, Momentum, MultiLayerNet, MultiLayer
                          Nesterov, RMSprop, checkpoint)
 from fastscratch.checkpoint import load_checkpoint, save_checkpoint
 
-from conftest import REPO
+REPO = Path(__file__).resolve().parents[1]
 
 OPTIMIZERS = [(SGD, {"lr": 0.1}), (Momentum, {"lr": 0.05}), (Nesterov, {"lr": 0.05}),
               (AdaGrad, {"lr": 0.1}), (RMSprop, {"lr": 0.01}), (Adam, {"lr": 0.01})]

@@ -5,25 +5,25 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from fastscratch.cli import COMMANDS, main
-from test_trainer import MNIST_DIR, REPO, needs_mnist
+REPO = Path(__file__).resolve().parents[1]
 
 
-def run_module(*args):
-    """``python -m fastscratch ARGS`` from the repository, with MNIST_DIR as FASTSCRATCH_DATA."""
-    env = dict(os.environ, PYTHONPATH=str(REPO), FASTSCRATCH_DATA=str(MNIST_DIR))
+def run_module(mnist_dir, *args):
+    """``python -m fastscratch ARGS`` from the repository, with mnist_dir as FASTSCRATCH_DATA."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), FASTSCRATCH_DATA=str(mnist_dir))
     return subprocess.run([sys.executable, "-m", "fastscratch", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300)
 
 
-@needs_mnist
-def test_train_end_to_end(tmp_path):
+def test_train_end_to_end(tmp_path, mnist_dir):
     out = tmp_path / "run"
-    result = run_module("train", "--train-size", "2000", "--test-size", "500", "--epochs", "2",
+    result = run_module(mnist_dir, "train", "--train-size", "2000", "--test-size", "500", "--epochs", "2",
                         "--hidden", "50", "--lr", "0.003", "--seed", "0", "--threads", "1",
                         "--out", str(out), "--save-params")
     assert result.returncode == 0, result.stderr
@@ -48,7 +48,9 @@ def test_train_end_to_end(tmp_path):
     (["train", "--epochs", "0"], "argument --epochs: expected a positive integer, got '0'"),
     (["train", "--dropout", "1.5"], r"argument --dropout: expected a number in \[0, 1\)"),
     (["train", "--lr", "0"], r"argument --lr: expected a number in \(0, inf\)"),
-    (["train", "--weight-init", "glorot"], "argument --weight-init: expected a number"),
+    (["train", "--weight-init", "glorot"],
+     "argument --weight-init: expected relu, he, sigmoid, xavier or a positive number, "
+     "got 'glorot'"),
     (["train", "--momentum", "0.5"], "--momentum applies to --optimizer momentum or nesterov, "
                                      "not adam"),
     (["train", "--optimizer", "sgd", "--beta1", "0.5"], "--beta1 applies to --optimizer adam, "
@@ -63,18 +65,48 @@ def test_bad_arguments_exit_2(argv, message, capsys):
     assert re.search(message, err), err
 
 
-@needs_mnist
-def test_subset_larger_than_data_exits_2(capsys):
-    assert main(["train", "--train-size", "70000", "--data-dir", str(MNIST_DIR)]) == 2
+def test_subset_larger_than_data_exits_2(capsys, mnist_dir):
+    assert main(["train", "--train-size", "70000", "--data-dir", str(mnist_dir)]) == 2
     assert "--train-size 70000 is more than the 60000 images of mnist" in capsys.readouterr().err
 
 
-@needs_mnist
-def test_out_that_is_a_file_exits_2(tmp_path, capsys):
-    (tmp_path / "taken").write_text("")
-    assert main(["train", "--data-dir", str(MNIST_DIR), "--out", str(tmp_path / "taken")]) == 2
+def _outputs(tmp_path, case):
+    """(extra options, option blamed, what the message says) for an output that cannot be
+    written; made so without relying on permissions (tests may run as root)."""
+    (tmp_path / "file").write_text("")
+    (tmp_path / "out" / "params.npz").mkdir(parents=True)
+    return {
+        "out in a file": (["--out", str(tmp_path / "file" / "run")], "--out",
+                          "cannot be made a directory"),
+        "out is a file": (["--out", str(tmp_path / "file")], "--out",
+                          "cannot be made a directory"),
+        "checkpoint in a file": (["--checkpoint", str(tmp_path / "file" / "ck.npz")],
+                                 "--checkpoint", "cannot be made a directory"),
+        "checkpoint is a directory": (["--checkpoint", str(tmp_path)], "--checkpoint",
+                                      "it is a directory"),
+        "checkpoint in /proc": (["--checkpoint", "/proc/x.npz"], "--checkpoint",
+                                "cannot write /proc/x.npz"),
+        "params is a directory": (["--out", str(tmp_path / "out"), "--save-params"],
+                                  "--save-params", "params.npz: it is a directory"),
+    }[case]
+
+
+@pytest.mark.parametrize("case", ["out in a file", "out is a file", "checkpoint in a file",
+                                  "checkpoint is a directory", "checkpoint in /proc",
+                                  "params is a directory"])
+def test_unwritable_outputs_exit_2_before_anything_runs(case, tmp_path, capsys):
+    if case.endswith("/proc") and not Path("/proc/self").is_dir():
+        pytest.skip("no /proc file system here")
+    extra, option, says = _outputs(tmp_path, case)
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    # with no data in --data-dir, a check made after loading would exit 1 instead
+    assert main(["train", "--data-dir", str(empty), "--out", str(tmp_path / "run"), *extra]) == 2
     err = capsys.readouterr().err
-    assert "error: --out" in err and "cannot be made a directory" in err
+    assert "usage: fastscratch train" in err and f"error: {option} " in err and says in err, err
+    made = [] if "--out" in extra else ["run"]  # the --out folder, when it could be made
+    assert sorted(p.name for p in tmp_path.rglob("*")) == sorted(before + made)  # no probes
 
 
 def test_command_table_and_help(capsys):

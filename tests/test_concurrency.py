@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -14,7 +15,7 @@ import pytest
 from fastscratch import Adam, MultiLayerNetExtend
 from fastscratch._jit import PARALLEL_MIN
 
-from conftest import REPO
+REPO = Path(__file__).resolve().parents[1]
 
 WIDTH, BATCH = 512, 520  # BATCH * WIDTH >= PARALLEL_MIN: the parallel twins run
 parallel_twins = pytest.mark.skipif(

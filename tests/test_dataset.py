@@ -9,24 +9,26 @@ import gzip
 import hashlib
 import http.server
 import os
+import pickle
 import re
 import shutil
 import socket
 import stat
 import struct
+import sys
 import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from fastscratch.dataset import _download as D
+import fastscratch.atomic as A
 from fastscratch.dataset import mnist as M
+from fastscratch.dataset import store as S
 from fastscratch.dataset.fashion_mnist import load_fashion_mnist
 from fastscratch.dataset.mnist import (ChecksumMismatchError, DatasetNotFoundError,
                                        IDXFormatError, load_mnist)
 
-REPO = Path(__file__).resolve().parent.parent
 NAMES = [fs.name for fs in M.MNIST.files]
 SHA_GZ = {fs.name: fs.sha256_gz[0] for fs in M.MNIST.files}
 
@@ -35,17 +37,7 @@ def _complete(d: Path) -> bool:
     return all((d / n).is_file() for n in NAMES)
 
 
-def _find_mnist():
-    env = os.environ.get("FASTSCRATCH_DATA")
-    dirs = [Path(env) / "mnist", Path(env)] if env else [REPO.parent / "shared" / "data" / "mnist"]
-    return next((d for d in dirs if _complete(d)), None)
-
-
-MNIST_DIR = _find_mnist()
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
-needs_mnist = pytest.mark.skipif(
-    MNIST_DIR is None, reason="real MNIST .gz files not found: set FASTSCRATCH_DATA or "
-    "put them in <repo>/../shared/data/mnist")
 needs_fashion = pytest.mark.skipif(
     not _complete(FASHION_DIR), reason="Fashion-MNIST files absent "
     "(apt-get install dataset-fashion-mnist)")
@@ -76,27 +68,25 @@ def _isolate(monkeypatch, shared_cache):
 
 
 @pytest.fixture(scope="session")
-def real(shared_cache):
+def real(shared_cache, mnist_dir):
     """The uint8 arrays of the real MNIST, decoded once per session."""
-    if MNIST_DIR is None:
-        pytest.skip("real MNIST files not found")
     with pytest.MonkeyPatch.context() as mp:
         _isolated_env(mp, shared_cache)
-        (x, t), (xt, tt) = load_mnist(normalize=False, data_dir=MNIST_DIR)
+        (x, t), (xt, tt) = load_mnist(normalize=False, data_dir=mnist_dir)
     return x, t, xt, tt
 
 
-def _copy_mnist(dst: Path) -> Path:
+def _copy_mnist(src: Path, dst: Path) -> Path:
     dst.mkdir(parents=True, exist_ok=True)
     for n in NAMES:
-        shutil.copyfile(MNIST_DIR / n, dst / n)
+        shutil.copyfile(src / n, dst / n)
     return dst
 
 
 def _no_decode(monkeypatch):
     def boom(*a, **k):
         raise AssertionError("decoded again instead of using the cache")
-    monkeypatch.setattr(M, "_decode", boom)
+    monkeypatch.setattr(S, "_decode", boom)
 
 
 # ------------------------------------------------------------ synthetic IDX files
@@ -128,14 +118,13 @@ def _make_synth(d: Path, n_train=50, n_test=20, gz=True, seed=0, **override) -> 
 
 # ------------------------------------------------------------ real MNIST content
 
-@needs_mnist
 @pytest.mark.parametrize("normalize", [True, False])
 @pytest.mark.parametrize("flatten", [True, False])
 @pytest.mark.parametrize("one_hot", [True, False])
-def test_shapes_and_dtypes(real, normalize, flatten, one_hot):
+def test_shapes_and_dtypes(real, normalize, flatten, one_hot, mnist_dir):
     x, t, xt, tt = real
     (a, b), (c, e) = load_mnist(normalize=normalize, flatten=flatten,
-                                one_hot_label=one_hot, data_dir=MNIST_DIR)
+                                one_hot_label=one_hot, data_dir=mnist_dir)
     shape = (784,) if flatten else (1, 28, 28)
     assert a.shape == (60000, *shape) and c.shape == (10000, *shape)
     assert a.dtype == c.dtype == (np.float32 if normalize else np.uint8)
@@ -155,10 +144,9 @@ def test_shapes_and_dtypes(real, normalize, flatten, one_hot):
     np.testing.assert_array_equal(e.argmax(1) if one_hot else e, tt)
 
 
-@needs_mnist
-def test_normalize_range_and_exact_values(real):
+def test_normalize_range_and_exact_values(real, mnist_dir):
     x = real[0]
-    (a, _), (c, _) = load_mnist(data_dir=MNIST_DIR)
+    (a, _), (c, _) = load_mnist(data_dir=mnist_dir)
     assert a.dtype == np.float32 and a.min() == 0.0 and a.max() == 1.0
     assert c.min() >= 0.0 and c.max() <= 1.0
     book = x.astype(np.float32)
@@ -166,9 +154,8 @@ def test_normalize_range_and_exact_values(real):
     assert np.array_equal(a.view(np.uint32), book.view(np.uint32))  # bit-identical
 
 
-@needs_mnist
-def test_one_hot(real):
-    (_, b), (_, e) = load_mnist(one_hot_label=True, data_dir=MNIST_DIR)
+def test_one_hot(real, mnist_dir):
+    (_, b), (_, e) = load_mnist(one_hot_label=True, data_dir=mnist_dir)
     for oh, lab in ((b, real[1]), (e, real[3])):
         assert set(np.unique(oh)) == {0.0, 1.0}
         np.testing.assert_array_equal(oh.sum(1), 1.0)
@@ -178,11 +165,10 @@ def test_one_hot(real):
     T = np.zeros((X.size, 10))
     for idx, row in enumerate(T):
         row[X[idx]] = 1
-    got = M._change_one_hot_label(X)
+    got = S.change_one_hot_label(X)
     assert got.dtype == np.float64 and np.array_equal(got, T)
 
 
-@needs_mnist
 def test_known_statistics(real):
     x, t, xt, tt = real
     assert t[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
@@ -204,25 +190,31 @@ def test_book_module_names():
 
 # ------------------------------------------------------------ cache
 
-@needs_mnist
-def test_cache_goes_to_cache_dir_not_readonly_data_dir(real, tmp_path, monkeypatch):
+def test_cache_goes_to_cache_dir_not_readonly_data_dir(tmp_path, monkeypatch):
+    # The test makes its own read-only folder. Root may write into it anyway (chmod does not
+    # stop root), so what is checked is the loader's rule: it never writes into a folder
+    # without write permission bits, whoever runs it.
+    d = tmp_path / "ro"
+    arrays = _make_synth(d)
     cache = tmp_path / "cache"
     monkeypatch.setenv("FASTSCRATCH_CACHE", str(cache))
-    before = sorted(os.listdir(MNIST_DIR))
-    first = load_mnist(normalize=False, data_dir=MNIST_DIR)
-    assert sorted(os.listdir(MNIST_DIR)) == before  # nothing written into the data dir
-    written = list((cache / "decoded").glob("mnist-*.npz"))
-    assert len(written) == 1
-    _no_decode(monkeypatch)
-    second = load_mnist(normalize=False, data_dir=MNIST_DIR)
+    _make_readonly(d)
+    try:
+        first = load_mnist(normalize=False, data_dir=d, verify=False)
+        assert sorted(os.listdir(d)) == sorted(NAMES)  # nothing written into the data dir
+        assert len(list((cache / "decoded").glob("mnist-*.npz"))) == 1
+        _no_decode(monkeypatch)
+        second = load_mnist(normalize=False, data_dir=d, verify=False)
+    finally:
+        d.chmod(0o755)
+    np.testing.assert_array_equal(first[0][0], arrays["train_img"])
     for a, b in zip(first[0] + first[1], second[0] + second[1]):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(second[0][0], real[0])
 
 
-@needs_mnist
-def test_recompressed_copy_verifies_and_cache_follows_source(real, tmp_path, monkeypatch):
-    d = _copy_mnist(tmp_path / "data")
+def test_recompressed_copy_verifies_and_cache_follows_source(real, tmp_path, monkeypatch,
+                                                             mnist_dir):
+    d = _copy_mnist(mnist_dir, tmp_path / "data")
     # a recompressed label file: other .gz bytes, same content -> accepted
     lab = d / "t10k-labels-idx1-ubyte.gz"
     content = gzip.decompress(lab.read_bytes())
@@ -306,6 +298,54 @@ def test_env_var_subfolder_and_uncompressed_names(tmp_path, monkeypatch):
     np.testing.assert_array_equal(t2, arrays2["train_label"])
 
 
+class _Trap:
+    """Unpickling this touches a marker file: proof that a pickle was loaded."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def _book_clone(root: Path, marker: Path) -> dict:
+    """A clone of the book: the four files and a booby-trapped mnist.pkl in root/dataset."""
+    arrays = _make_synth(root / "dataset")
+    (root / "ch05").mkdir()
+    (root / "dataset" / "mnist.pkl").write_bytes(pickle.dumps(_Trap(marker)))
+    return arrays
+
+
+@pytest.mark.parametrize("how", ["sys.path", "script"])
+def test_book_dataset_folder_is_searched(tmp_path, monkeypatch, how):
+    book, marker = tmp_path / "book", tmp_path / "unpickled"
+    arrays = _book_clone(book, marker)
+    before = sorted(os.listdir(book / "dataset"))
+    monkeypatch.chdir(book / "ch05")
+    if how == "sys.path":  # what the book's scripts do: sys.path.append(os.pardir)
+        monkeypatch.setattr(sys, "path", [*sys.path, os.pardir])
+    else:  # a script in a chapter folder: dataset/ beside its folder
+        monkeypatch.setattr(sys, "argv", [str(book / "ch05" / "train.py")])
+    (x, t), (xt, tt) = load_mnist(normalize=False, verify=False)
+    for got, key in ((x, "train_img"), (t, "train_label"), (xt, "test_img"), (tt, "test_label")):
+        np.testing.assert_array_equal(got, arrays[key])
+    assert not marker.exists()  # mnist.pkl was never unpickled
+    assert sorted(os.listdir(book / "dataset")) == before  # the cache went elsewhere
+    assert len(list((Path(os.environ["FASTSCRATCH_CACHE"]) / "decoded").glob("mnist-*.npz")))
+    # verified as usual: these synthetic files are not the published ones
+    with pytest.raises(ChecksumMismatchError, match=re.escape(str(book / "dataset"))):
+        load_mnist()
+
+
+def test_book_dataset_folder_not_searched_without_the_book(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "argv", [str(tmp_path / "a" / "b.py")])
+    monkeypatch.chdir(tmp_path)
+    _make_synth(tmp_path / "elsewhere" / "dataset")  # not beside the script, not on sys.path
+    assert tmp_path / "elsewhere" / "dataset" not in S.book_dataset_dirs()
+    with pytest.raises(DatasetNotFoundError):
+        load_mnist(download=False, verify=False)
+
+
 def test_uncompressed_file_checked_against_content_checksum(tmp_path):
     d = tmp_path / "data"
     arrays = _make_synth(d)
@@ -323,9 +363,8 @@ def test_uncompressed_file_checked_against_content_checksum(tmp_path):
 
 # ------------------------------------------------------------ bad files
 
-@needs_mnist
-def test_checksum_mismatch_names_file_and_expected_sum(tmp_path):
-    d = _copy_mnist(tmp_path / "data")
+def test_checksum_mismatch_names_file_and_expected_sum(tmp_path, mnist_dir):
+    d = _copy_mnist(mnist_dir, tmp_path / "data")
     p = d / "train-images-idx3-ubyte.gz"
     data = bytearray(p.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -339,9 +378,8 @@ def test_checksum_mismatch_names_file_and_expected_sum(tmp_path):
     assert not (d / "fastscratch-mnist-cache.npz").exists()
 
 
-@needs_mnist
-def test_truncated_file(tmp_path):
-    d = _copy_mnist(tmp_path / "data")
+def test_truncated_file(tmp_path, mnist_dir):
+    d = _copy_mnist(mnist_dir, tmp_path / "data")
     p = d / "t10k-images-idx3-ubyte.gz"
     p.write_bytes(p.read_bytes()[:200_000])
     with pytest.raises(ChecksumMismatchError, match="t10k-images-idx3-ubyte.gz"):
@@ -454,8 +492,7 @@ def _serve(directory: Path):
         th.join()
 
 
-@needs_mnist
-def test_download_verifies_and_writes_atomically(real, tmp_path, monkeypatch):
+def test_download_verifies_and_writes_atomically(real, tmp_path, monkeypatch, mnist_dir):
     target = tmp_path / "new"
     replaced = []
     real_replace = os.replace
@@ -464,8 +501,8 @@ def test_download_verifies_and_writes_atomically(real, tmp_path, monkeypatch):
         replaced.append((Path(src), Path(dst)))
         real_replace(src, dst)
 
-    monkeypatch.setattr(D.os, "replace", spy)
-    with _serve(MNIST_DIR) as (url, srv):
+    monkeypatch.setattr(A.os, "replace", spy)
+    with _serve(mnist_dir) as (url, srv):
         monkeypatch.setenv("FASTSCRATCH_MNIST_MIRROR", url)  # the env var route
         (x, t), (xt, tt) = load_mnist(normalize=False, data_dir=target)
     assert sorted(srv.requests) == sorted("/" + n for n in NAMES)
@@ -482,12 +519,11 @@ def test_download_verifies_and_writes_atomically(real, tmp_path, monkeypatch):
         np.testing.assert_array_equal(a, b)
 
 
-@needs_mnist
-def test_corrupt_mirror_rejected_next_mirror_used(tmp_path):
+def test_corrupt_mirror_rejected_next_mirror_used(tmp_path, mnist_dir):
     bad = tmp_path / "bad"
     bad.mkdir()
     for n in NAMES:
-        data = bytearray((MNIST_DIR / n).read_bytes())
+        data = bytearray((mnist_dir / n).read_bytes())
         data[100] ^= 1
         (bad / n).write_bytes(bytes(data))
     with _serve(bad) as (bad_url, bad_srv):
@@ -496,7 +532,7 @@ def test_corrupt_mirror_rejected_next_mirror_used(tmp_path):
             M.download_mnist(tmp_path / "t1", mirrors=[bad_url], progress=False)
         assert "SHA-256 mismatch" in str(ei.value) and SHA_GZ[NAMES[0]] in str(ei.value)
         assert not any((tmp_path / "t1").iterdir())
-        with _serve(MNIST_DIR) as (good_url, good_srv):
+        with _serve(mnist_dir) as (good_url, good_srv):
             got = M.download_mnist(tmp_path / "t2", mirrors=[bad_url, good_url], progress=False)
     assert got == tmp_path / "t2"
     assert sorted(good_srv.requests) == sorted("/" + n for n in NAMES)
@@ -508,10 +544,10 @@ def test_corrupt_mirror_rejected_next_mirror_used(tmp_path):
 
 def test_mirror_list_from_env(monkeypatch):
     monkeypatch.setenv("FASTSCRATCH_MNIST_MIRROR", "http://a/x/, http://b/")
-    assert M._mirror_list(M.MNIST, None) == ["http://a/x/", "http://b/"]
-    assert M._mirror_list(M.MNIST, "http://c/") == ["http://c/"]
+    assert S._mirror_list(M.MNIST, None) == ["http://a/x/", "http://b/"]
+    assert S._mirror_list(M.MNIST, "http://c/") == ["http://c/"]
     monkeypatch.delenv("FASTSCRATCH_MNIST_MIRROR")
-    assert M._mirror_list(M.MNIST, None) == list(M.MNIST.mirrors)
+    assert S._mirror_list(M.MNIST, None) == list(M.MNIST.mirrors)
 
 
 # ------------------------------------------------------------ Fashion-MNIST
@@ -535,7 +571,19 @@ def test_fashion_mnist_from_debian_location(tmp_path, monkeypatch):
 
 
 @needs_fashion
-@needs_mnist
-def test_fashion_rejects_mnist_files():
+def test_fashion_rejects_mnist_files(mnist_dir):
     with pytest.raises(ChecksumMismatchError, match="not the original Fashion-MNIST file"):
-        load_fashion_mnist(data_dir=MNIST_DIR)
+        load_fashion_mnist(data_dir=mnist_dir)
+
+
+def test_fashion_mnist_on_the_same_store(tmp_path):
+    d = tmp_path / "syn"
+    arrays = _make_synth(d)  # Fashion-MNIST's files have MNIST's names and format
+    (x, t), (xt, tt) = load_fashion_mnist(normalize=False, data_dir=d, verify=False)
+    for got, key in ((x, "train_img"), (t, "train_label"), (xt, "test_img"), (tt, "test_label")):
+        np.testing.assert_array_equal(got, arrays[key])
+    load_mnist(normalize=False, data_dir=d, verify=False)
+    assert {p.name for p in d.glob("*.npz")} == {"fastscratch-fashion-mnist-cache.npz",
+                                                  "fastscratch-mnist-cache.npz"}
+    with pytest.raises(ChecksumMismatchError, match="not the original Fashion-MNIST file"):
+        load_fashion_mnist(data_dir=d)

@@ -3,10 +3,11 @@ each: on a shared 2-core machine that is several times faster than two spinning 
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from test_trainer import MNIST_DIR, REPO, needs_mnist
+REPO = Path(__file__).resolve().parents[1]
 
 FIGURES = {
     "optimizer_compare_naive": ["optimizer_compare_naive.png"],
@@ -28,10 +29,9 @@ def test_every_script_is_listed():
     assert scripts == set(FIGURES)
 
 
-@needs_mnist
 @pytest.mark.parametrize("name", sorted(FIGURES))
-def test_quick_run_writes_figures(name, tmp_path):
-    env = dict(os.environ, FASTSCRATCH_DATA=str(MNIST_DIR))
+def test_quick_run_writes_figures(name, tmp_path, mnist_dir):
+    env = dict(os.environ, FASTSCRATCH_DATA=str(mnist_dir))
     command = [sys.executable, str(REPO / "examples" / f"{name}.py"), "--quick", "--threads",
                "1", "--out", str(tmp_path)]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)

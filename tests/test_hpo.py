@@ -23,17 +23,12 @@ from fastscratch.hpo import (DataSpec, SearchSpace, StudyConfig, add_hpo_command
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _mnist_dir():
-    env = os.environ.get("FASTSCRATCH_DATA")
-    for d in ([Path(env) / "mnist", Path(env)] if env else [REPO.parent / "shared/data/mnist"]):
-        if (d / "train-images-idx3-ubyte.gz").is_file():
-            return str(d)
-    return None
+@pytest.fixture(scope="session")
+def data(mnist_dir):
+    """The MNIST folder as the text the hpo functions and command take."""
+    return str(mnist_dir)
 
 
-DATA = _mnist_dir()
-pytestmark = pytest.mark.skipif(DATA is None, reason="real MNIST not found: set "
-                                "FASTSCRATCH_DATA or put it in <repo>/../shared/data/mnist")
 SMALL = StudyConfig(seed=7, epochs=2, train_size=300)
 
 
@@ -44,9 +39,9 @@ def _summary(study):
 
 
 @pytest.fixture(scope="module")
-def serial(tmp_path_factory):
+def serial(tmp_path_factory, data):
     """A 4-trial random search on 300 MNIST rows, run in-process."""
-    return run_study(tmp_path_factory.mktemp("serial"), 4, SMALL, data_dir=DATA)
+    return run_study(tmp_path_factory.mktemp("serial"), 4, SMALL, data_dir=data)
 
 
 @pytest.fixture(scope="module")
@@ -64,9 +59,9 @@ def cluster():
 
 # -- data and configuration --------------------------------------------------------------------
 
-def test_validation_split_is_disjoint_from_training_part_and_test_set():
-    split = load_split(DataSpec(seed=3, train_size=1000, val_fraction=0.2, data_dir=DATA))
-    (x, t), (x_test, _) = load_mnist(data_dir=DATA, progress=False)
+def test_validation_split_is_disjoint_from_training_part_and_test_set(data):
+    split = load_split(DataSpec(seed=3, train_size=1000, val_fraction=0.2, data_dir=data))
+    (x, t), (x_test, _) = load_mnist(data_dir=data, progress=False)
     assert len(split.val_idx) == 200 and len(split.train_idx) == 800
     assert not set(split.val_idx.tolist()) & set(split.train_idx.tolist())
     np.testing.assert_array_equal(split.x_val, x[split.val_idx])
@@ -115,8 +110,8 @@ def test_run_study_rejects_bad_execution_settings(tmp_path, kwargs, word):
         run_study(tmp_path, 1, SMALL, **kwargs)
 
 
-def test_timeout_stops_starting_trials(tmp_path):
-    study = run_study(tmp_path, 3, SMALL, data_dir=DATA, timeout=1e-9)
+def test_timeout_stops_starting_trials(tmp_path, data):
+    study = run_study(tmp_path, 3, SMALL, data_dir=data, timeout=1e-9)
     assert study.trials == []
 
 
@@ -132,9 +127,9 @@ def test_serial_study_samples_book_ranges_and_measures_accuracy(serial):
         assert t.intermediate_values == dict(enumerate(t.user_attrs["val_acc"]))
 
 
-def test_two_worker_local_cluster_matches_serial_run(serial, tmp_path):
+def test_two_worker_local_cluster_matches_serial_run(serial, tmp_path, data):
     pytest.importorskip("distributed")
-    parallel = run_study(tmp_path, 4, SMALL, n_workers=2, data_dir=DATA)
+    parallel = run_study(tmp_path, 4, SMALL, n_workers=2, data_dir=data)
     assert _summary(parallel) == _summary(serial)
 
 
@@ -147,16 +142,16 @@ def _dying_train(task, split, report, *, marker, always):
     train_trial(task, split, report)
 
 
-def test_worker_killed_mid_trial_is_rerun_and_study_completes(serial, cluster, tmp_path):
+def test_worker_killed_mid_trial_is_rerun_and_study_completes(serial, cluster, tmp_path, data):
     marker = tmp_path / "died"
-    study = run_study(tmp_path, 4, SMALL, scheduler=cluster, data_dir=DATA,
+    study = run_study(tmp_path, 4, SMALL, scheduler=cluster, data_dir=data,
                       train_fn=functools.partial(_dying_train, marker=str(marker), always=False))
     assert marker.exists()
     assert _summary(study) == _summary(serial)
 
 
-def test_trial_whose_worker_always_dies_fails_and_others_complete(serial, cluster, tmp_path):
-    study = run_study(tmp_path, 4, SMALL, scheduler=cluster, data_dir=DATA,
+def test_trial_whose_worker_always_dies_fails_and_others_complete(serial, cluster, tmp_path, data):
+    study = run_study(tmp_path, 4, SMALL, scheduler=cluster, data_dir=data,
                       train_fn=functools.partial(_dying_train, marker=str(tmp_path / "m"),
                                                  always=True))
     assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.FAIL,
@@ -172,8 +167,8 @@ def _crashing_train(task, split, report):
     train_trial(task, split, report)
 
 
-def test_crashing_trial_is_recorded_as_failed(tmp_path):
-    study = run_study(tmp_path, 3, SMALL, data_dir=DATA, train_fn=_crashing_train)
+def test_crashing_trial_is_recorded_as_failed(tmp_path, data):
+    study = run_study(tmp_path, 3, SMALL, data_dir=data, train_fn=_crashing_train)
     states = [t.state for t in study.trials]
     assert states == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
     assert study.trials[1].user_attrs["error"] == "RuntimeError: diverged on purpose"
@@ -181,10 +176,10 @@ def test_crashing_trial_is_recorded_as_failed(tmp_path):
         [0, 2], key=lambda n: -study.trials[n].value)
 
 
-def test_resuming_from_sqlite_keeps_earlier_trials_and_adds_new_ones(serial, tmp_path):
-    run_study(tmp_path, 2, SMALL, data_dir=DATA)
+def test_resuming_from_sqlite_keeps_earlier_trials_and_adds_new_ones(serial, tmp_path, data):
+    run_study(tmp_path, 2, SMALL, data_dir=data)
     stale = load_study(tmp_path).ask()  # as if a run had been killed mid-trial
-    resumed = run_study(tmp_path, 2, data_dir=DATA)
+    resumed = run_study(tmp_path, 2, data_dir=data)
     assert len(resumed.trials) == 5
     assert _summary(resumed)[:2] == _summary(serial)[:2]
     assert resumed.trials[stale.number].state == TrialState.FAIL
@@ -192,18 +187,18 @@ def test_resuming_from_sqlite_keeps_earlier_trials_and_adds_new_ones(serial, tmp
     assert all(t.state == TrialState.COMPLETE for t in resumed.trials[3:])
     assert not set(new) & {t.params["lr"] for t in serial.trials}
     with pytest.raises(ValueError, match="epochs"):
-        run_study(tmp_path, 1, StudyConfig(seed=7, epochs=3, train_size=300), data_dir=DATA)
+        run_study(tmp_path, 1, StudyConfig(seed=7, epochs=3, train_size=300), data_dir=data)
 
 
-def test_tpe_serial_runs_repeat_exactly(tmp_path):
+def test_tpe_serial_runs_repeat_exactly(tmp_path, data):
     config = StudyConfig(sampler="tpe", pruner="none", seed=1, epochs=1, train_size=200)
-    first = run_study(tmp_path / "a", 3, config, data_dir=DATA)
-    assert _summary(run_study(tmp_path / "b", 3, config, data_dir=DATA)) == _summary(first)
+    first = run_study(tmp_path / "a", 3, config, data_dir=data)
+    assert _summary(run_study(tmp_path / "b", 3, config, data_dir=data)) == _summary(first)
 
 
-def test_median_pruner_stops_trials_below_the_median(tmp_path):
+def test_median_pruner_stops_trials_below_the_median(tmp_path, data):
     config = StudyConfig(pruner="median", seed=2, epochs=3, train_size=200)
-    study = run_study(tmp_path, 10, config, data_dir=DATA)
+    study = run_study(tmp_path, 10, config, data_dir=data)
     pruned = study.get_trials(states=(TrialState.PRUNED,))
     assert pruned, "no trial was pruned"
     for trial in pruned:  # its best so far fell below the median of the completed trials
@@ -226,8 +221,8 @@ def test_report_writes_sorted_table_and_figures(serial, tmp_path):
         assert os.path.getsize(paths[name]) > 1000, skipped
 
 
-def test_retrain_best_trains_on_training_set_and_tests_once(serial):
-    result = retrain_best(serial, epochs=1, train_size=1000, data_dir=DATA)
+def test_retrain_best_trains_on_training_set_and_tests_once(serial, data):
+    result = retrain_best(serial, epochs=1, train_size=1000, data_dir=data)
     assert result["trial"] == serial.best_trial.number
     assert result["config"]["lr"] == serial.best_trial.params["lr"]
     assert len(result["train_acc"]) == 1 and 0 <= result["test_acc"] <= 1
@@ -235,9 +230,9 @@ def test_retrain_best_trains_on_training_set_and_tests_once(serial):
         retrain_best(serial, trial=99)
 
 
-def test_cli_run_resume_retrain_and_errors(tmp_path, capsys):
+def test_cli_run_resume_retrain_and_errors(tmp_path, capsys, data):
     out = str(tmp_path / "out")
-    common = ["--out", out, "--data-dir", DATA]
+    common = ["--out", out, "--data-dir", data]
     assert main(["run", *common, "--n-trials", "2", "--epochs", "1", "--train-size", "200",
                  "--optimizer", "sgd", "adam"]) == 0
     assert "| rank | trial | val_acc" in capsys.readouterr().out

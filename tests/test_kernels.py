@@ -10,6 +10,8 @@ per operation, and the sums here (up to 1000 terms) and the two formula orders a
 a few hundred such roundings.
 """
 import inspect
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -53,8 +55,8 @@ def _case(name, dtype, shape, rng, act=NONE):
             y = 1 / (1 + np.exp(-y))
         elif act == RELU:
             y = np.maximum(y, 0)
-        return [r(n, m), y.astype(dtype), act, r(n, d), r(d, m), e(n, m), e(m), e(d, m),
-                e(n, d)]
+        dz = e(n, m) if act != NONE else np.zeros((n, m), dtype)  # NONE: dz is not written
+        return [r(n, m), y.astype(dtype), act, r(n, d), r(d, m), dz, e(m), e(d, m), e(n, d)]
     if name == "act_forward":
         return [r(n * m), act, e(n * m)]
     if name == "act_backward":
@@ -128,16 +130,31 @@ ACT_OPS = {"affine_forward", "affine_backward", "bn_forward_train", "bn_forward_
            "bn_backward", "act_forward", "act_backward"}
 
 
+def _copies(args, refill=None):
+    """Copies of the array arguments; with ``refill``, the outputs start at that value instead
+    of NaN (outputs: the float arrays that are all NaN, after the first argument, which is
+    always an input and for all_finite may be a single NaN)."""
+    copies = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    if refill is not None:
+        for a in copies[1:]:
+            if isinstance(a, np.ndarray) and a.dtype.kind == "f" and np.isnan(a).all():
+                a.fill(refill)
+    return copies
+
+
 def _compare(name, args, twin, dtype):
-    ref_args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-    got_args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    ref_args, got_args = _copies(args), _copies(args)
     want = _ref(name)(*ref_args)
     got = getattr(_op(name), twin)(*got_args)
+    # every element of every output is written: a second run on outputs that start at another
+    # value must end the same (an unwritten element keeps its start value: NaN, then -7)
+    again = _copies(args, refill=-7.0)
+    getattr(_op(name), twin)(*again)
     rtol = 1e-12 if dtype == np.float64 else 1e-5
-    for i, (w, g) in enumerate(zip(ref_args, got_args)):
+    for i, (w, g, a) in enumerate(zip(ref_args, got_args, again)):
         if isinstance(w, np.ndarray):
             assert g.dtype == w.dtype
-            assert not np.isnan(g).any() or np.isnan(w).any(), f"{name}: argument {i} unwritten"
+            np.testing.assert_array_equal(a, g, err_msg=f"{name}: argument {i} not all written")
             scale = float(np.max(np.abs(w), initial=0, where=np.isfinite(w))) \
                 if w.size and w.dtype != bool else 1.0
             np.testing.assert_allclose(g, w, rtol=rtol, atol=rtol * scale,
@@ -168,6 +185,19 @@ def test_flat_kernels_match_reference(name, size, dtype, twin, rng):
     acts = ACTS[1:] if name in ACT_OPS else [NONE]
     for act in acts:
         _compare(name, _case(name, dtype, size, rng, act), twin, dtype)
+
+
+def test_an_output_element_left_unwritten_by_kernel_and_twin_is_caught(monkeypatch):
+    """Both skip out[-1]: they agree (NaN == NaN), but the run whose outputs start at -7 ends
+    with -7 there."""
+    def skip_last(x, act, out):
+        out[:-1] = np.maximum(x[:-1], 0)
+    fake = types.SimpleNamespace(serial=skip_last, parallel=skip_last)
+    monkeypatch.setattr(sys.modules[__name__], "_op", lambda name: fake)
+    monkeypatch.setattr(sys.modules[__name__], "_ref", lambda name: skip_last)
+    args = _case("act_forward", np.float64, 5, np.random.default_rng(0), RELU)
+    with pytest.raises(AssertionError, match="act_forward: argument 2 not all written"):
+        _compare("act_forward", args, "serial", np.float64)
 
 
 def test_every_kernel_has_a_twin_with_the_same_signature():
@@ -209,7 +239,7 @@ def _conv_case(name, dtype, geometry, rng, act, need_dx=True):
                                     col, out)
         dout = r(n, fn, oh, ow)
         return [dout, dout if act == NONE else out, act, col, r(fn, c, fh, fw), stride, pad,
-                need_dx, e(fn, c, fh, fw), e(fn), e(n, c, h, w)]
+                e(fn, c, fh, fw), e(fn), e(n, c, h, w) if need_dx else None]
     arg_max = np.full(n * oh * ow * c, -1, np.intp)
     if name == "pool_forward":
         return [r(n, c, h, w), fh, fw, stride, pad, e(n, c, oh, ow), arg_max]

@@ -8,15 +8,17 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from fastscratch import MultiLayerNetExtend
 from fastscratch.checkpoint import CheckpointError
-from fastscratch.trainer import Trainer, parse_every
+from fastscratch.run_control import parse_every
+from fastscratch.trainer import Trainer
 
-from test_trainer import MNIST_DIR, REPO, needs_mnist
+REPO = Path(__file__).resolve().parents[1]
 
 DATA = np.random.default_rng(0)
 X, T = DATA.random((90, 12)), DATA.integers(0, 4, 90)
@@ -159,8 +161,8 @@ TRAIN = ["train", "--train-size", "3000", "--test-size", "300", "--epochs", "3",
          "float64", "--seed", "0", "--threads", "1", "--quiet", "--checkpoint-every", "25"]
 
 
-def _start(out, *extra):
-    env = dict(os.environ, PYTHONPATH=str(REPO), FASTSCRATCH_DATA=str(MNIST_DIR))
+def _start(mnist_dir, out, *extra):
+    env = dict(os.environ, PYTHONPATH=str(REPO), FASTSCRATCH_DATA=str(mnist_dir))
     return subprocess.Popen([sys.executable, "-m", "fastscratch", *TRAIN, "--out", str(out),
                              "--checkpoint", str(out / "ck.npz"), *extra], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -188,12 +190,11 @@ def _checkpoint_step(path):
         return json.loads(data["meta"].tobytes())["extra"]["trainer"]["current_iter"]
 
 
-@needs_mnist
-def test_killed_and_resumed_command_equals_an_uninterrupted_run(tmp_path):
+def test_killed_and_resumed_command_equals_an_uninterrupted_run(tmp_path, mnist_dir):
     """SIGTERM: a checkpoint of the current step is written; SIGKILL: the last periodic one
     survives. Either way --resume ends with the identical loss sequence (float64)."""
     whole = tmp_path / "whole"
-    proc = _start(whole)
+    proc = _start(mnist_dir, whole)
     warm = _wait_for_step(whole / "ck.npz", proc, 25)  # the first steps load the kernels
     duration = _wait_for_step(whole / "ck.npz", proc, 300) - warm
     assert proc.wait(timeout=300) == 0, proc.stderr.read()
@@ -204,7 +205,7 @@ def test_killed_and_resumed_command_equals_an_uninterrupted_run(tmp_path):
     for i, signum in enumerate([signal.SIGTERM, signal.SIGKILL, signal.SIGTERM,
                                 signal.SIGKILL]):
         out = tmp_path / f"run{i}"
-        proc = _start(out)
+        proc = _start(mnist_dir, out)
         _wait_for_step(out / "ck.npz", proc, 25)
         time.sleep(rng.uniform(0.0, 0.8) * duration)
         proc.send_signal(signum)
@@ -213,7 +214,7 @@ def test_killed_and_resumed_command_equals_an_uninterrupted_run(tmp_path):
         report.append((signal.Signals(signum).name, proc.returncode, step))
         if signum == signal.SIGTERM and proc.returncode == 128 + signal.SIGTERM:
             assert f"SIGTERM: stopped after step {step}; checkpoint in" in err
-        resumed = _start(out, "--resume")
+        resumed = _start(mnist_dir, out, "--resume")
         _, err = resumed.communicate(timeout=300)
         assert resumed.returncode == 0, err
         assert _history(out) == want, report[-1]
@@ -236,11 +237,10 @@ def test_checkpoint_arguments_exit_2(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
-@needs_mnist
 def test_resuming_another_architecture_exits_1_naming_the_difference(tmp_path, monkeypatch,
-                                                                      capsys):
+                                                                      capsys, mnist_dir):
     from fastscratch.cli import main
-    monkeypatch.setenv("FASTSCRATCH_DATA", str(MNIST_DIR))
+    monkeypatch.setenv("FASTSCRATCH_DATA", str(mnist_dir))
     common = ["train", "--train-size", "200", "--test-size", "50", "--epochs", "1", "--quiet",
               "--threads", "1", "--checkpoint", str(tmp_path / "ck.npz"), "--out",
               str(tmp_path)]

@@ -1,45 +1,19 @@
-"""Tests of fastscratch.trainer: the book's Trainer semantics, the opt-in extras, validation.
-
-MNIST comes from $FASTSCRATCH_DATA or <repo>/../shared/data/mnist (tests/test_cli.py and
-tests/test_examples.py use MNIST_DIR and needs_mnist from here)."""
+"""Tests of fastscratch.trainer: the book's Trainer semantics, the opt-in extras, validation."""
 import io
-import os
 from contextlib import redirect_stdout
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from fastscratch import Momentum, MultiLayerNet, MultiLayerNetExtend
-from fastscratch.trainer import HISTORY_FIELDS, OPTIMIZERS, Trainer, load_history
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def _mnist_dir():
-    """The directory holding the MNIST files, or None."""
-    env = os.environ.get("FASTSCRATCH_DATA")
-    candidates = [Path(env) / "mnist", Path(env)] if env else [REPO.parent / "shared" / "data"
-                                                                / "mnist"]
-    for d in candidates:
-        if (d / "train-images-idx3-ubyte.gz").is_file() or (d / "train-images-idx3-ubyte").is_file():
-            return d
-    return None
-
-
-MNIST_DIR = _mnist_dir()
-needs_mnist = pytest.mark.skipif(
-    MNIST_DIR is None, reason="MNIST not found: set FASTSCRATCH_DATA or put the files in "
-                              "<repo>/../shared/data/mnist")
+from fastscratch.history import HISTORY_FIELDS, load_history
+from fastscratch.trainer import OPTIMIZERS, Trainer
 
 
 @pytest.fixture(scope="module")
-def mnist():
-    if MNIST_DIR is None:
-        pytest.skip("MNIST not found: set FASTSCRATCH_DATA or put the files in "
-                    "<repo>/../shared/data/mnist")
+def mnist(mnist_dir):
     from fastscratch.dataset.mnist import load_mnist
-    (x_train, t_train), (x_test, t_test) = load_mnist(data_dir=MNIST_DIR)
+    (x_train, t_train), (x_test, t_test) = load_mnist(data_dir=mnist_dir)
     return x_train[:2000], t_train[:2000], x_test[:500], t_test[:500]
 
 
@@ -190,6 +164,16 @@ def test_progress_bar_replaces_step_prints(capsys):
     assert "epoch 1/2" in err and "epoch 2/2" in err and "img" in err
 
 
+def test_progress_bar_in_book_mode_has_one_bar_per_epoch(capsys):
+    x, t = indexed(250)  # iter_per_epoch 2.5: 7 steps, bars over steps 0-2, 3-4 and 5-6
+    trainer = Trainer(Recorder(), x, t, x, t, epochs=3, progress=True)
+    trainer.train()
+    out, err = capsys.readouterr()
+    # the book evaluates after steps 0 and 5 (multiples of 2.5)
+    assert "train loss:" not in out and out.count("=== epoch:") == 2
+    assert [f"epoch {e}/3" in err for e in (1, 2, 3, 4)] == [True, True, True, False]
+
+
 def test_history_records_and_on_epoch():
     x, t = indexed(300)
     seen = []
@@ -258,10 +242,10 @@ def test_optimizer_instance_is_used():
     ({"optimizer": "adam", "optimizer_param": {"momentum": 0.9}}, TypeError,
      "optimizer_param .*momentum.* does not fit Adam"),
     ({"optimizer_param": [0.1]}, TypeError, "optimizer_param must be a dict, got list"),
-    ({"epochs": 0}, ValueError, "epochs must be a positive int, got 0"),
-    ({"epochs": 2.5}, ValueError, "epochs must be a positive int, got 2.5"),
-    ({"epochs": True}, ValueError, "epochs must be a positive int, got True"),
-    ({"mini_batch_size": -1}, ValueError, "mini_batch_size must be a positive int, got -1"),
+    ({"epochs": 0}, ValueError, "epochs must be a positive int, got int 0"),
+    ({"epochs": 2.5}, ValueError, "epochs must be a positive int, got float 2.5"),
+    ({"epochs": True}, ValueError, "epochs must be a positive int, got bool True"),
+    ({"mini_batch_size": -1}, ValueError, "mini_batch_size must be a positive int, got int -1"),
     ({"eval_batch_size": 0}, ValueError, "eval_batch_size must be a positive int or None"),
     ({"evaluate_sample_num_per_epoch": "10"}, ValueError, "evaluate_sample_num_per_epoch"),
     ({"on_epoch": 5}, TypeError, "on_epoch must be callable or None, got int"),

@@ -276,7 +276,7 @@ OPTIMIZER_CASES = [
     ("use_backend cuda", lambda: fastscratch.use_backend("cuda"), ValueError,
      r"backend must be one of \('numba', 'numpy'\), got 'cuda'"),
     ("set_num_threads 0", lambda: fastscratch.set_num_threads(0), ValueError,
-     r"n must be a positive int, got 0"),
+     r"n must be a positive int, got int 0"),
 ]
 
 CASES = LAYER_CASES + NETWORK_CASES + OPTIMIZER_CASES

@@ -1,5 +1,6 @@
 """Ratios measured within one run (Numba kernel / NumPy twin, step / GEMM floor) against
-committed ceilings: robust to a shared machine's noise, which slows both sides alike.
+committed ceilings: robust to a shared machine's noise, which slows both sides alike. Steps
+timed at several thread counts also give scaling ratios (n threads over n/2 threads).
 
 A ceilings file is JSON ``{"note": "...", "stat": "median", "ceilings": {pattern: ceiling}}``;
 a pattern is a shell glob over ratio keys ``kind:name:impl:case`` (``kernel:adam:serial:*``)
@@ -10,7 +11,7 @@ import fnmatch
 import json
 import math
 
-from .results import NUMBA_IMPLS, STATS, format_time, load, ratios
+from .results import NUMBA_IMPLS, STATS, format_time, load, ratios, scaling_ratios
 
 
 def load_ceilings(path):
@@ -65,7 +66,8 @@ def check(json_path, ceilings_path, out):
     """Print the ratio table of ``json_path`` to ``out``; 1 if any ratio is above its ceiling,
     else 0."""
     ceilings, stat = load_ceilings(ceilings_path)
-    rows, unmatched = evaluate(ratios(load(json_path), stat), ceilings)
+    results = load(json_path)
+    rows, unmatched = evaluate(ratios(results, stat) + scaling_ratios(results, stat), ceilings)
     print(format_rows(rows), file=out)
     above = [r for r, c in rows if c is not None and r.value > c]
     checked = sum(c is not None for _, c in rows)

@@ -2,13 +2,9 @@
 import math
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-
-from .machine import format_machine, machine_summary  # noqa: E402
-from .results import by_group, format_time, load, machine_info  # noqa: E402
+from ..plotting import new_figure
+from .machine import format_machine, machine_summary
+from .results import by_group, format_time, load, machine_info
 
 KINDS = ("kernel", "step", "epoch", "convnet", "triad")
 IMPL_ORDER = ("numpy", "serial", "parallel", "numba", "torch", "gemm_floor", "book")
@@ -108,7 +104,7 @@ def speedup_chart(groups, title, path):
         return False
     ncols = min(4, len(by_name))
     nrows = math.ceil(len(by_name) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.5 * ncols, 3.6 * nrows), squeeze=False)
+    fig, axes = new_figure(nrows, ncols, size=(4.5 * ncols, 3.6 * nrows), squeeze=False)
     for ax, (name, per_impl) in zip(axes.flat, by_name.items()):
         cases = list(dict.fromkeys(c for v in per_impl.values() for c in v))
         width = 0.8 / len(per_impl)
@@ -126,7 +122,6 @@ def speedup_chart(groups, title, path):
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return True
 
 

@@ -110,6 +110,26 @@ def ratios(results, stat="median"):
     return out
 
 
+def scaling_ratios(results, stat="median"):
+    """For every step benchmark timed at n and n/2 threads (extra 'threads'), ``stat`` at n
+    over ``stat`` at n/2, keyed ``scaling:<name>:<impl>:<case>`` (the case at n threads): more
+    threads should never be slower, so each ceiling is 1 plus the noise allowed."""
+    if stat not in STATS:
+        raise ValueError(f"stat must be one of {STATS}, got {stat!r}")
+    by_threads = {}
+    for r in results:
+        threads = r.extra.get("threads")
+        if r.kind == "step" and threads:
+            by_threads[(r.name, r.impl, r.case.rsplit("-", 1)[0], threads)] = r
+    out = []
+    for (name, impl, dtype, threads), r in by_threads.items():
+        half = by_threads.get((name, impl, dtype, threads // 2))
+        if threads > 1 and threads % 2 == 0 and half is not None:
+            out.append(Ratio(f"scaling:{name}:{impl}:{r.case}",
+                             getattr(r, stat) / getattr(half, stat), r, half, stat))
+    return out
+
+
 def format_time(seconds):
     """'12.3 µs', '4.56 ms' or '1.23 s'."""
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):

@@ -31,7 +31,11 @@ def default_threads():
     """FASTSCRATCH_BENCH_THREADS (comma list) or 1, 2, 4, ... up to the usable cores."""
     text = os.environ.get("FASTSCRATCH_BENCH_THREADS")
     if text:
-        return [int(t) for t in text.split(",")]
+        counts = text.split(",")
+        if not all(c.strip().isdigit() and int(c) > 0 for c in counts):
+            raise ValueError("FASTSCRATCH_BENCH_THREADS must be positive ints separated by "
+                             f"commas (1,2,4), got {text!r}")
+        return sorted({int(c) for c in counts})
     n, counts = usable_cores(), [1]
     while counts[-1] * 2 <= n:
         counts.append(counts[-1] * 2)

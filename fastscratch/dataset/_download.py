@@ -1,15 +1,14 @@
-"""Atomic file writes and downloads from a list of mirrors."""
+"""Downloading a file from a list of mirrors, checked and moved into place atomically."""
 
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Callable, Iterable
 
+from ..atomic import atomic_write
 from ._idx import DatasetError
 
 USER_AGENT = "fastscratch-dataset/1"
@@ -18,43 +17,6 @@ MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024  # no data set file here is near this
 
 class DownloadError(DatasetError, OSError):
     """Every mirror failed for a file."""
-
-
-def fsync_dir(path: Path) -> None:
-    """Flush a directory entry to disk (a no-op where that is impossible)."""
-    with contextlib.suppress(OSError, AttributeError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def atomic_write(dest: Path, write: Callable, check: Callable | None = None) -> None:
-    """Create ``dest`` atomically.
-
-    ``write(fileobj)`` fills a temporary file in ``dest``'s directory, which is
-    then flushed, fsync'ed, optionally passed to ``check(temp_path)`` (which
-    raises to reject it) and renamed over ``dest`` with os.replace. On any
-    error the temporary file is removed and the error re-raised.
-    """
-    dest = Path(dest)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
-        with contextlib.suppress(OSError):
-            os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide shared data from others
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        if check is not None:
-            check(Path(tmp))
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(dest.parent)
 
 
 def _progress_bar(total: int | None, desc: str, enabled: bool):

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .mnist import DatasetSpec, FileSpec, _load, _load_uint8, _locate
+from .store import DatasetSpec, FileSpec, load, load_arrays, locate
 
-__all__ = ["load_fashion_mnist", "download_fashion_mnist", "classes"]
+__all__ = ["load_fashion_mnist", "download_fashion_mnist", "init_fashion_mnist", "classes"]
 
 # .gz SHA-256: first the official release files (MD5s 8d4fb7e6..., 25c81989...,
 # bef4ecab..., bb300cfd...), then Debian's recompressed copies (package
@@ -64,16 +64,16 @@ def load_fashion_mnist(normalize: bool = True, flatten: bool = True,
     images uint8 (N, 784) or (N, 1, 28, 28), float32 / 255.0 if ``normalize``;
     labels uint8 (N,) or float64 one-hot (N, 10); N = 60000 / 10000.
     """
-    return _load(FASHION_MNIST, normalize, flatten, one_hot_label, data_dir, verify,
+    return load(FASHION_MNIST, normalize, flatten, one_hot_label, data_dir, verify,
                  mirrors, download, progress)
 
 
 def download_fashion_mnist(data_dir=None, *, mirrors: Iterable[str] | str | None = None,
                            progress: bool = True) -> Path:
     """Make sure the four Fashion-MNIST files are on disk; returns their directory."""
-    return _locate(FASHION_MNIST, data_dir, mirrors, True, progress)["train_img"].parent
+    return locate(FASHION_MNIST, data_dir, mirrors, True, progress)["train_img"].parent
 
 
 def init_fashion_mnist(data_dir=None, **kwargs) -> None:
     """Download if needed and build the decoded cache."""
-    _load_uint8(FASHION_MNIST, data_dir, **kwargs)
+    load_arrays(FASHION_MNIST, data_dir, **kwargs)

@@ -6,12 +6,10 @@ import math
 import os
 import warnings
 
-import matplotlib
+from optuna.trial import TrialState
+from optuna.visualization import matplotlib as optuna_plots
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the Agg backend)
-from optuna.trial import TrialState  # noqa: E402
-from optuna.visualization import matplotlib as optuna_plots  # noqa: E402
+from ..plotting import new_figure
 
 OPTUNA_PLOTS = {
     "optimization_history": optuna_plots.plot_optimization_history,
@@ -72,8 +70,8 @@ def plot_best_curves(study, path, top=20):
     trials = {t.number: t for t in study.get_trials(deepcopy=False)}
     cols = 5
     n_rows = max(1, math.ceil(len(rows) / cols))
-    fig, axes = plt.subplots(n_rows, cols, figsize=(3 * cols, 2.4 * n_rows), squeeze=False,
-                             sharey=True)
+    fig, axes = new_figure(n_rows, cols, size=(3 * cols, 2.4 * n_rows), squeeze=False,
+                           sharey=True)
     for ax in axes.flat[len(rows):]:
         ax.axis("off")
     for ax, row in zip(axes.flat, rows):
@@ -87,15 +85,19 @@ def plot_best_curves(study, path, top=20):
     fig.supylabel("accuracy")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
 
 
 def plot_optuna(study, out_dir):
     """Optuna's optimization history, parameter importances and lr/weight-decay contour as
-    out_dir/optuna_<name>.png. Returns ({name: path}, {name: why it was skipped})."""
+    out_dir/optuna_<name>.png. Returns ({name: path}, {name: why it was skipped}).
+
+    Optuna draws through pyplot, on whatever backend the caller has chosen (never changed
+    here); each figure is closed once written."""
+    import matplotlib.pyplot as plt
     written, skipped = {}, {}
     for name, plot in OPTUNA_PLOTS.items():
+        before = set(plt.get_fignums())  # the caller's own figures stay open
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # ExperimentalWarning, too-few-trials notes
@@ -103,11 +105,12 @@ def plot_optuna(study, out_dir):
             fig = ax.flat[0].figure if hasattr(ax, "flat") else ax.figure
             path = os.path.join(out_dir, f"optuna_{name}.png")
             fig.savefig(path, dpi=100, bbox_inches="tight")
-            plt.close(fig)
             written[name] = path
         except Exception as exc:  # e.g. too few completed trials for importances
-            plt.close("all")
             skipped[name] = f"{type(exc).__name__}: {exc}"
+        finally:
+            for number in set(plt.get_fignums()) - before:
+                plt.close(number)
     return written, skipped
 
 

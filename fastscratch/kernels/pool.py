@@ -3,12 +3,11 @@ each maximum is kept in the book's layout for the backward pass."""
 from numba import prange
 
 from .._jit import kernel
-from .conv import CONV_PARALLEL_MIN
 
 __all__ = ["pool_forward", "pool_backward"]
 
 
-@kernel(parallel_min=CONV_PARALLEL_MIN)
+@kernel
 def pool_forward(x, pool_h, pool_w, stride, pad, out, arg_max):
     """out = the maximum of each pool_h x pool_w window (padding counts as zeros, as in the
     book); arg_max = the index of its first maximum within the window, in the book's (N, OH, OW,
@@ -46,7 +45,7 @@ def pool_forward(x, pool_h, pool_w, stride, pad, out, arg_max):
                         arg_max[((n * oh_ + oh) * ow_ + ow) * c_ + c] = arg
 
 
-@kernel(parallel_min=CONV_PARALLEL_MIN)
+@kernel
 def pool_backward(dout, arg_max, pool_h, pool_w, stride, pad, dx):
     """dx = each dout routed to its window's maximum (summed where windows overlap);
     dout (N, C, OH, OW), arg_max as pool_forward writes it, dx (N, C, H, W)."""
