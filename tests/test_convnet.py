@@ -6,6 +6,7 @@ import os
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +17,8 @@ from fastscratch import Adam, safe_pickle, use_backend
 from fastscratch.checkpoint import load_checkpoint, save_checkpoint
 from fastscratch.cli import main
 from fastscratch.convnet import DeepConvNet, SimpleConvNet
-from test_trainer import MNIST_DIR, REPO, needs_mnist
 
+REPO = Path(__file__).resolve().parents[1]
 SMALL = dict(input_dim=(2, 10, 10), conv_param={"filter_num": 3, "filter_size": 3, "pad": 1,
                                                 "stride": 1}, hidden_size=7, output_size=4)
 
@@ -281,10 +282,9 @@ def test_train_options_the_conv_nets_lack_exit_2(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
-@needs_mnist
-def test_train_convnet_end_to_end(tmp_path):
+def test_train_convnet_end_to_end(tmp_path, mnist_dir):
     out = tmp_path / "run"
-    env = dict(os.environ, PYTHONPATH=str(REPO), FASTSCRATCH_DATA=str(MNIST_DIR))
+    env = dict(os.environ, PYTHONPATH=str(REPO), FASTSCRATCH_DATA=str(mnist_dir))
     result = subprocess.run(
         [sys.executable, "-m", "fastscratch", "train", "--model", "convnet", "--train-size",
          "1000", "--test-size", "300", "--epochs", "1", "--eval-samples", "200", "--seed", "0",
