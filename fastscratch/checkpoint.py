@@ -72,10 +72,18 @@ def _unpack(value, arrays):
 
 # ---------------------------------------------------------------- what a network holds
 
+def named_layers(network):
+    """{name: layer} of ``network.layers``: its keys, or the positions of a list (the book's
+    DeepConvNet keeps its layers in a list)."""
+    layers = getattr(network, "layers", {})
+    if hasattr(layers, "items"):
+        return layers
+    return {str(i): layer for i, layer in enumerate(layers)}
+
+
 def _batchnorm_layers(network):
     """{layer name: layer} of the layers that keep running statistics."""
-    layers = getattr(network, "layers", {})
-    return {name: layer for name, layer in layers.items()
+    return {name: layer for name, layer in named_layers(network).items()
             if getattr(layer, "running_mean", None) is not None}
 
 
@@ -85,7 +93,7 @@ def _generators(network):
     found = {}
     if getattr(network, "rng", None) is not None:
         found["network"] = network.rng
-    for name, layer in getattr(network, "layers", {}).items():
+    for name, layer in named_layers(network).items():
         rng = getattr(layer, "rng", None)
         if rng is not None and not any(rng is g for g in found.values()):
             found[f"layers/{name}"] = rng
@@ -98,7 +106,7 @@ def _describe(network):
     desc = {"class": type(network).__name__,
             "params": {k: [list(v.shape), str(v.dtype)] for k, v in params.items()},
             "layers": [f"{name}:{type(layer).__name__}"
-                       for name, layer in getattr(network, "layers", {}).items()],
+                       for name, layer in named_layers(network).items()],
             "running_stats": {name: [list(layer.running_mean.shape),
                                      str(layer.running_mean.dtype)]
                               for name, layer in _batchnorm_layers(network).items()},

@@ -131,7 +131,14 @@ def torch_step(arch, optimizer, dtype, threads, batch=100, seed=0, fused=False):
     else:
         opt = torch.optim.Adam(model.parameters(), lr=LR[optimizer], eps=OPTIMIZER_EPS,
                                fused=fused or None)
-    x, t = mnist_like(batch, dtype, seed)
+    return torch_training_step(model, opt, *mnist_like(batch, dtype, seed))
+
+
+def torch_training_step(model, opt, x, t):
+    """A callable: one PyTorch step of ``model`` (cross-entropy) and ``opt`` on the NumPy
+    batch x and labels t."""
+    import torch
+
     x, t = torch.from_numpy(x), torch.from_numpy(t.astype(np.int64))
     loss_fn = torch.nn.CrossEntropyLoss()
 
