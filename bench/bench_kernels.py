@@ -12,14 +12,14 @@ import pytest
 import settings
 
 from fastscratch import kernels, reference
-from fastscratch.constants import RELU
+from fastscratch.constants import OPTIMIZER_EPS, RELU
 from fastscratch.benchtools.results import tag
 from fastscratch.benchtools.steps import layer_sizes
 
 # optimizer: (number of state arrays, scalars before the cast to the array dtype)
 OPTIMIZERS = {"sgd": (0, (0.01,)), "momentum": (1, (0.01, 0.9)), "nesterov": (1, (0.01, 0.9)),
-              "adagrad": (1, (0.01, 1e-7)), "rmsprop": (1, (0.01, 0.99, 1e-7)),
-              "adam": (2, (0.001, 0.9, 0.999, 1e-7))}
+              "adagrad": (1, (0.01, OPTIMIZER_EPS)), "rmsprop": (1, (0.01, 0.99, OPTIMIZER_EPS)),
+              "adam": (2, (0.001, 0.9, 0.999, OPTIMIZER_EPS))}
 
 
 def implementations(module, name):

@@ -8,4 +8,4 @@ set -e
 out=$1
 shift
 cd "$(dirname "$0")/.."
-exec "${PYTHON:-python}" -m fastscratch.benchtools.scaling --out "$out" "$@"
+exec "${PYTHON:-python}" -m fastscratch bench scaling --out "$out" "$@"

@@ -4,6 +4,7 @@ A book script runs by changing ``common.`` to ``fastscratch.`` and ``dataset.mni
 ``fastscratch.dataset.mnist``.
 """
 from .backend import current_backend, use_backend
+from .convnet import DeepConvNet, SimpleConvNet
 from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss
 from .multi_layer_net import MultiLayerNet
 from .multi_layer_net_extend import MultiLayerNetExtend
@@ -13,6 +14,6 @@ from .threads import get_num_threads, set_num_threads
 __version__ = "0.1.0"
 
 __all__ = ["Affine", "BatchNormalization", "Dropout", "Relu", "Sigmoid", "SoftmaxWithLoss",
-           "MultiLayerNet", "MultiLayerNetExtend", "SGD", "Momentum", "Nesterov", "AdaGrad",
-           "RMSprop", "Adam", "use_backend", "current_backend", "set_num_threads",
-           "get_num_threads"]
+           "MultiLayerNet", "MultiLayerNetExtend", "SimpleConvNet", "DeepConvNet", "SGD",
+           "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "use_backend",
+           "current_backend", "set_num_threads", "get_num_threads"]

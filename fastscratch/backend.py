@@ -9,8 +9,9 @@ BACKENDS = ("numba", "numpy")
 _tables = {}
 
 
-def _table(name):
-    """The namespace of every operation of one backend, built on first use."""
+def operations(name):
+    """The namespace of every operation of backend ``name`` ('numba' or 'numpy'), built on
+    first use; ``ops`` is the one in use."""
     if name not in _tables:
         if name == "numba":
             from . import kernels as package
@@ -53,7 +54,7 @@ class _Switch:
 
 def _select(name):
     global ops, name_in_use
-    ops = _table(name)
+    ops = operations(name)
     name_in_use = name
 
 

@@ -3,7 +3,8 @@ in one ``.npz`` file (no pickles), written atomically.
 
 ``save_checkpoint(path, network, optimizer=None, extra=None)`` stores
   * ``network.params`` and every batch-norm layer's ``running_mean``/``running_var``;
-  * the optimizer's class, hyper-parameters, per-key state arrays and step count ``iter``;
+  * the optimizer's class and its ``state_dict()`` (hyper-parameters, per-key state arrays,
+    step counts such as Adam's ``iter``);
   * NumPy's global RNG state and the state of every ``numpy.random.Generator`` the network or
     its Dropout layers draw from;
   * ``extra``: the caller's metadata (epoch, step, history, ...): JSON values, plus NumPy arrays
@@ -29,7 +30,7 @@ import numpy as np
 
 from . import __version__
 from .atomic import atomic_write
-from .optimizer import _Optimizer
+from .optimizer import Optimizer
 
 FORMAT = "fastscratch-checkpoint"
 VERSION = 1
@@ -71,10 +72,18 @@ def _unpack(value, arrays):
 
 # ---------------------------------------------------------------- what a network holds
 
+def named_layers(network):
+    """{name: layer} of ``network.layers``: its keys, or the positions of a list (the book's
+    DeepConvNet keeps its layers in a list)."""
+    layers = getattr(network, "layers", {})
+    if hasattr(layers, "items"):
+        return layers
+    return {str(i): layer for i, layer in enumerate(layers)}
+
+
 def _batchnorm_layers(network):
     """{layer name: layer} of the layers that keep running statistics."""
-    layers = getattr(network, "layers", {})
-    return {name: layer for name, layer in layers.items()
+    return {name: layer for name, layer in named_layers(network).items()
             if getattr(layer, "running_mean", None) is not None}
 
 
@@ -84,7 +93,7 @@ def _generators(network):
     found = {}
     if getattr(network, "rng", None) is not None:
         found["network"] = network.rng
-    for name, layer in getattr(network, "layers", {}).items():
+    for name, layer in named_layers(network).items():
         rng = getattr(layer, "rng", None)
         if rng is not None and not any(rng is g for g in found.values()):
             found[f"layers/{name}"] = rng
@@ -97,7 +106,7 @@ def _describe(network):
     desc = {"class": type(network).__name__,
             "params": {k: [list(v.shape), str(v.dtype)] for k, v in params.items()},
             "layers": [f"{name}:{type(layer).__name__}"
-                       for name, layer in getattr(network, "layers", {}).items()],
+                       for name, layer in named_layers(network).items()],
             "running_stats": {name: [list(layer.running_mean.shape),
                                      str(layer.running_mean.dtype)]
                               for name, layer in _batchnorm_layers(network).items()},
@@ -115,19 +124,16 @@ def _describe(network):
 
 
 def _describe_optimizer(optimizer, arrays):
-    if not isinstance(optimizer, _Optimizer):
+    """{'class': its name, **its state_dict()}, the arrays put in arrays."""
+    if not isinstance(optimizer, Optimizer):
         raise TypeError("optimizer must be a fastscratch optimizer (SGD, Momentum, Nesterov, "
                         f"AdaGrad, RMSprop, Adam) or None, got {type(optimizer).__name__}")
-    state = {}
-    for name in optimizer.state_names:
-        table = getattr(optimizer, name)
-        state[name] = None if table is None else _pack(dict(table), f"opt/{name}", arrays)
-    desc = {"class": type(optimizer).__name__,
-            "hyperparameters": _pack(optimizer.hyperparameters(), "hyper", {}),
-            "state": state}
-    if hasattr(optimizer, "iter"):
-        desc["iter"] = int(optimizer.iter)
-    return desc
+    return {"class": type(optimizer).__name__, **_pack(optimizer.state_dict(), "opt", arrays)}
+
+
+def _optimizer_state(desc):
+    """The state_dict() stored in an optimizer description (format version 1 as written)."""
+    return {k: v for k, v in desc.items() if k != "class"}
 
 
 # ---------------------------------------------------------------- save
@@ -221,36 +227,10 @@ def _check_optimizer(desc, optimizer, network, path):
     if desc["class"] != type(optimizer).__name__:
         raise CheckpointError(f"{path} holds a {desc['class']} optimizer, got "
                               f"{type(optimizer).__name__}")
-    for name, table in desc["state"].items():
-        for key, value in (table or {}).items():
-            p = network.params.get(key)
-            if p is None or value.shape != p.shape or value.dtype != p.dtype:
-                found = "no such param" if p is None else f"params has {p.dtype} {p.shape}"
-                raise CheckpointError(f"{path}: optimizer state {name}[{key!r}] is "
-                                      f"{value.dtype} {value.shape}, but {found}")
-
-
-def _load_optimizer(desc, optimizer):
-    """Write the checked optimizer state in place (new arrays where none fit)."""
-    for name, value in desc["hyperparameters"].items():
-        setattr(optimizer, name, value)
-    if "iter" in desc:
-        optimizer.iter = desc["iter"]
-    for name, saved in desc["state"].items():
-        if saved is None:
-            setattr(optimizer, name, None)
-            continue
-        table = getattr(optimizer, name) or {}
-        for key in set(table) - set(saved):
-            del table[key]
-        for key, value in saved.items():
-            old = table.get(key)
-            if isinstance(old, np.ndarray) and old.shape == value.shape and \
-                    old.dtype == value.dtype and old.flags.writeable:
-                np.copyto(old, value)
-            else:
-                table[key] = value.copy()
-        setattr(optimizer, name, table)
+    try:
+        optimizer.check_state_dict(_optimizer_state(desc), network.params)
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
 
 
 def load_checkpoint(path, network, optimizer=None, *, accept=None):
@@ -274,7 +254,7 @@ def load_checkpoint(path, network, optimizer=None, *, accept=None):
         np.copyto(layer.running_mean, arrays[f"stat/{name}/running_mean"])
         np.copyto(layer.running_var, arrays[f"stat/{name}/running_var"])
     if optimizer is not None:
-        _load_optimizer(meta["optimizer"], optimizer)
+        optimizer.load_state_dict(_optimizer_state(meta["optimizer"]))
     kind, pos, has_gauss, cached = meta["numpy_global_rng"]
     np.random.set_state((kind, arrays["rng/global/key"], pos, has_gauss, cached))
     generators = _generators(network)

@@ -18,8 +18,8 @@ import numpy as np
 
 from . import validation
 from .backend import BACKENDS
+from .optimizer import OPTIMIZERS
 from .run_control import parse_every
-from .trainer import OPTIMIZERS
 
 
 @dataclass(frozen=True)
@@ -99,10 +99,19 @@ OPTIMIZER_OPTIONS = {"momentum": ("momentum", "nesterov"), "beta1": ("adam",),
                      "beta2": ("adam",)}
 
 
+MODELS = ("mlp", "convnet", "deepconvnet")
+CONV_ONLY_DEFAULTS = {"activation": "relu", "batchnorm": False, "dropout": None,
+                      "weight_decay": 0.0}  # options the conv nets do not have, at their defaults
+
+
 def _train_arguments(p):
     net = p.add_argument_group("network")
-    net.add_argument("--hidden", type=_hidden, default=[256, 128], metavar="W1,W2,...",
-                     help="hidden layer widths (default 256,128)")
+    net.add_argument("--model", choices=MODELS, default="mlp",
+                     help="mlp: MultiLayerNetExtend; convnet: the book's SimpleConvNet (ch07); "
+                          "deepconvnet: the book's DeepConvNet (ch08) (default mlp)")
+    net.add_argument("--hidden", type=_hidden, default=None, metavar="W1,W2,...",
+                     help="hidden layer widths (default 256,128; convnet/deepconvnet: one "
+                          "width, default 100/50)")
     net.add_argument("--activation", choices=("relu", "sigmoid"), default="relu")
     net.add_argument("--weight-init", type=_weight_init, default=None, metavar="INIT",
                      help="he|relu|xavier|sigmoid or a standard deviation (default: he for "
@@ -123,7 +132,8 @@ def _train_arguments(p):
     opt.add_argument("--beta2", type=_number(0, 1), default=None,
                      help="adam only (default 0.999)")
     opt.add_argument("--batch-size", type=positive_int, default=100)
-    opt.add_argument("--epochs", type=positive_int, default=5)
+    opt.add_argument("--epochs", type=positive_int, default=None,
+                     help="default 5 (convnet/deepconvnet: 20, as the book's scripts)")
     data = p.add_argument_group("data")
     data.add_argument("--dataset", choices=("mnist", "fashion-mnist"), default="mnist")
     data.add_argument("--data-dir", default=None,
@@ -132,6 +142,10 @@ def _train_arguments(p):
                       help="train on the first N training images only")
     data.add_argument("--test-size", type=positive_int, default=None, metavar="N",
                       help="test on the first N test images only")
+    data.add_argument("--eval-samples", type=positive_int, default=None, metavar="N",
+                      help="per-epoch accuracies on the first N training and test images "
+                           "(default: all; convnet/deepconvnet: 1000, as the book's scripts); "
+                           "the final test accuracy always uses the whole test set")
     run = p.add_argument_group("run")
     run.add_argument("--backend", choices=BACKENDS, default="numba")
     run.add_argument("--threads", type=positive_int, default=None,
@@ -174,7 +188,8 @@ def _load_data(args):
     """(x_train, t_train), (x_test, t_test) of --dataset cut to --train-size/--test-size."""
     from .dataset import load_fashion_mnist, load_mnist
     load = load_mnist if args.dataset == "mnist" else load_fashion_mnist
-    (x_train, t_train), (x_test, t_test) = load(data_dir=args.data_dir)
+    (x_train, t_train), (x_test, t_test) = load(data_dir=args.data_dir,
+                                                flatten=args.model == "mlp")
     for option, n, x in (("--train-size", args.train_size, x_train),
                          ("--test-size", args.test_size, x_test)):
         if n is not None and n > len(x):
@@ -183,10 +198,39 @@ def _load_data(args):
             (x_test[:args.test_size], t_test[:args.test_size]))
 
 
+def _conv_network(args):
+    """The book's SimpleConvNet or DeepConvNet; UsageError for options they do not have."""
+    from .convnet import DeepConvNet, SimpleConvNet
+    for option, default in CONV_ONLY_DEFAULTS.items():
+        if getattr(args, option) != default:
+            raise UsageError(f"--{option.replace('_', '-')} applies to --model mlp, not "
+                             f"{args.model}")
+    if args.hidden is not None and len(args.hidden) != 1:
+        raise UsageError(f"--model {args.model} has one hidden layer: give --hidden one width, "
+                         f"got {len(args.hidden)}")
+    kwargs = {"dtype": args.dtype}
+    if args.hidden is not None:
+        kwargs["hidden_size"] = args.hidden[0]
+    if args.model == "deepconvnet":
+        if args.weight_init is not None:
+            raise UsageError("--weight-init applies to --model mlp or convnet; deepconvnet uses "
+                             "He initialisation")
+        return DeepConvNet(**kwargs)
+    if isinstance(args.weight_init, str):
+        raise UsageError(f"--model convnet takes a standard deviation for --weight-init (the "
+                         f"book's weight_init_std, default 0.01), got {args.weight_init!r}")
+    if args.weight_init is not None:
+        kwargs["weight_init_std"] = args.weight_init
+    return SimpleConvNet(**kwargs)
+
+
 def _network(args):
     from .multi_layer_net_extend import MultiLayerNetExtend
+    if args.model != "mlp":
+        return _conv_network(args)
     weight_init = args.weight_init or ("relu" if args.activation == "relu" else "sigmoid")
-    return MultiLayerNetExtend(784, args.hidden, 10, activation=args.activation,
+    hidden = [256, 128] if args.hidden is None else args.hidden
+    return MultiLayerNetExtend(784, hidden, 10, activation=args.activation,
                                weight_init_std=weight_init,
                                weight_decay_lambda=args.weight_decay,
                                use_dropout=args.dropout is not None,
@@ -205,8 +249,9 @@ def _epoch_line(epochs):
 
 def _save_params(network, path):
     """params plus each batch-norm layer's running statistics ('BatchNorm1.running_mean', ...)."""
+    from .checkpoint import named_layers
     arrays = dict(network.params)
-    for name, layer in network.layers.items():
+    for name, layer in named_layers(network).items():
         for stat in ("running_mean", "running_var"):
             if getattr(layer, stat, None) is not None:
                 arrays[f"{name}.{stat}"] = getattr(layer, stat)
@@ -268,6 +313,10 @@ def _train(args):
     from .trainer import Trainer
 
     started = time.perf_counter()
+    if args.epochs is None:
+        args.epochs = 5 if args.model == "mlp" else 20
+    if args.eval_samples is None and args.model != "mlp":
+        args.eval_samples = 1000
     param = _optimizer_param(args)
     checkpoints = _checkpoint_options(args)
     out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
@@ -277,16 +326,18 @@ def _train(args):
         set_num_threads(args.threads)
     if args.seed is not None:
         np.random.seed(args.seed)
+    network = _network(args)  # before the data: option errors come first
     try:
         (x_train, t_train), (x_test, t_test) = _load_data(args)
     except DatasetError as exc:
         print(f"fastscratch train: error: {exc}", file=sys.stderr)
         return 1
-    network = _network(args)
     x_train, x_test = x_train.astype(args.dtype), x_test.astype(args.dtype)
     trainer = Trainer(network, x_train, t_train, x_test, t_test, epochs=args.epochs,
                       mini_batch_size=args.batch_size, optimizer=args.optimizer,
-                      optimizer_param=param, verbose=False, shuffle=True,
+                      optimizer_param=param,
+                      evaluate_sample_num_per_epoch=args.eval_samples, verbose=False,
+                      shuffle=True,
                       progress=not args.quiet and sys.stderr.isatty(),
                       on_epoch=None if args.quiet else _epoch_line(args.epochs), **checkpoints)
     try:
@@ -328,8 +379,8 @@ def _bench(args):
 
 
 def _hpo_arguments(parser):
-    from .hpo.cli import _add_actions  # imported on use: Optuna and Dask load slowly
-    _add_actions(parser)
+    from .hpo.cli import add_actions  # imported on use: Optuna and Dask load slowly
+    add_actions(parser)
 
 
 def _hpo(args):
@@ -355,9 +406,11 @@ def _run(args):
 
 
 COMMANDS = {
-    "train": Command("train a fully connected net on MNIST and write its history and plot",
+    "train": Command("train a fully connected net or the book's conv nets on MNIST and write "
+                     "its history and plot",
                      _train_arguments, _train),
-    "bench": Command("benchmark report, ratio check against ceilings, suggested ceilings",
+    "bench": Command("benchmarks: report, ratio check, ceilings, history, A/B of two "
+                     "revisions, bisect",
                      _bench_arguments, _bench),
     "hpo": Command("hyper-parameter search (Optuna, optionally on a Dask cluster)",
                    _hpo_arguments, _hpo),

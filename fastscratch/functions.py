@@ -1,6 +1,8 @@
 """The book's activation and loss helpers (common/functions.py), in NumPy."""
 import numpy as np
 
+from .constants import CROSS_ENTROPY_EPS
+
 
 def identity_function(x):
     return x
@@ -39,14 +41,15 @@ def sum_squared_error(y, t):
 
 
 def cross_entropy_error(y, t):
-    """Mean of -log(y[label] + 1e-7) over the batch; t is labels or one-hot (argmax is taken)."""
+    """Mean of -log(y[label] + CROSS_ENTROPY_EPS) over the batch; t is labels or one-hot (argmax
+    is taken)."""
     if y.ndim == 1:
         t = t.reshape(1, t.size)
         y = y.reshape(1, y.size)
     if t.size == y.size:
         t = t.argmax(axis=1)
     batch_size = y.shape[0]
-    return -np.sum(np.log(y[np.arange(batch_size), t] + 1e-7)) / batch_size
+    return -np.sum(np.log(y[np.arange(batch_size), t] + CROSS_ENTROPY_EPS)) / batch_size
 
 
 def softmax_loss(X, t):

@@ -1,6 +1,8 @@
 """Central-difference numerical gradients (common/gradient.py)."""
 import numpy as np
 
+from .constants import NUMERICAL_GRADIENT_H
+
 
 def numerical_gradient_2d(f, X):
     """Row by row numerical gradient of f, as the book's chapter-4 helper."""
@@ -12,7 +14,7 @@ def numerical_gradient_2d(f, X):
     return grad
 
 
-def numerical_gradient(f, x, h=1e-4):
+def numerical_gradient(f, x, h=NUMERICAL_GRADIENT_H):
     """d f(x) / dx by central differences, perturbing each element of x in place and restoring it."""
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])

@@ -142,6 +142,8 @@ class Affine(Layer):
         if act is not None:
             dz, y = np.empty_like(dout), act.out
         else:
+            if not dout.flags.writeable:  # the kernel types dz as writable; dout stands for it
+                dout = dout.copy()
             dz, y = dout, dout  # not written: dout is the product's operand
         self.db = np.empty(dout.shape[1], dtype=dout.dtype)
         self.dW = np.empty_like(self.W)

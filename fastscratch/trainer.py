@@ -13,12 +13,9 @@ import numpy as np
 
 from . import checkpoint, validation
 from .history import EpochRecords, history_dict, save_history
-from .optimizer import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
+from .optimizer import OPTIMIZERS
 from .progress import EpochBar
 from .run_control import RunControl
-
-OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad,
-              "rmsprop": RMSprop, "adam": Adam}
 
 
 def make_optimizer(optimizer, optimizer_param):

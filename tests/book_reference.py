@@ -1,10 +1,14 @@
 """A compact transcription of the book's NumPy code (common/layers.py, optimizer.py,
-multi_layer_net_extend.py, util.py), used only as the oracle for drop-in equality tests.
+multi_layer_net_extend.py, util.py, ch06/optimizer_compare_naive.py), used only as the oracle
+for drop-in equality tests.
 
 Convolution, Pooling, im2col and col2im follow oreilly-japan/deep-learning-from-scratch as read
 on 2026-11-28 (common/layers.py at commit 751d55dc, common/util.py at d4ebe2dc): im2col and
 col2im build float64 arrays whatever the input dtype, Convolution returns a transposed view, and
-Pooling computes its output size without the padding.
+Pooling computes its output size without the padding. The optimizers are the current
+common/optimizer.py: Nesterov moves the params with the old v first and then updates v, as
+changed upstream in January 2021 (older snapshots of the file, such as commit cfdcf92, update v
+first).
 """
 from collections import OrderedDict
 
@@ -170,20 +174,105 @@ class Net:
         return grads
 
 
+class SGD:
+    def __init__(self, lr=0.01):
+        self.lr = lr
+
+    def update(self, params, grads):
+        for k in params:
+            params[k] -= self.lr * grads[k]
+
+
+def _zeros(params):
+    """The book's first-update state: np.zeros_like of each param."""
+    return {k: np.zeros_like(v) for k, v in params.items()}
+
+
+class _PerKey:
+    """The book's update: the state tables (None at first) become zeros on the first update,
+    then ``step`` runs the formulas for each key."""
+
+    tables = ()
+
+    def update(self, params, grads):
+        for name in self.tables:
+            if getattr(self, name) is None:
+                setattr(self, name, _zeros(params))
+        for k in params:
+            self.step(params, grads, k)
+
+
+class Momentum(_PerKey):
+    tables = ("v",)
+
+    def __init__(self, lr=0.01, momentum=0.9):
+        self.lr, self.momentum, self.v = lr, momentum, None
+
+    def step(self, params, grads, k):
+        self.v[k] = self.momentum * self.v[k] - self.lr * grads[k]
+        params[k] += self.v[k]
+
+
+class Nesterov(Momentum):
+    def step(self, params, grads, k):
+        params[k] += self.momentum * self.momentum * self.v[k]
+        params[k] -= (1 + self.momentum) * self.lr * grads[k]
+        self.v[k] *= self.momentum
+        self.v[k] -= self.lr * grads[k]
+
+
+class AdaGrad(_PerKey):
+    tables = ("h",)
+
+    def __init__(self, lr=0.01):
+        self.lr, self.h = lr, None
+
+    def step(self, params, grads, k):
+        self.h[k] += grads[k] * grads[k]
+        params[k] -= self.lr * grads[k] / (np.sqrt(self.h[k]) + 1e-7)
+
+
+class RMSprop(AdaGrad):
+    def __init__(self, lr=0.01, decay_rate=0.99):
+        super().__init__(lr)
+        self.decay_rate = decay_rate
+
+    def step(self, params, grads, k):
+        self.h[k] *= self.decay_rate
+        self.h[k] += (1 - self.decay_rate) * grads[k] * grads[k]
+        params[k] -= self.lr * grads[k] / (np.sqrt(self.h[k]) + 1e-7)
+
+
 class Adam:
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
         self.lr, self.beta1, self.beta2, self.iter, self.m, self.v = lr, beta1, beta2, 0, None, None
 
     def update(self, params, grads):
         if self.m is None:
-            self.m = {k: np.zeros_like(v) for k, v in params.items()}
-            self.v = {k: np.zeros_like(v) for k, v in params.items()}
+            self.m, self.v = _zeros(params), _zeros(params)
         self.iter += 1
         lr_t = self.lr * np.sqrt(1.0 - self.beta2 ** self.iter) / (1.0 - self.beta1 ** self.iter)
         for k in params:
             self.m[k] += (1 - self.beta1) * (grads[k] - self.m[k])
             self.v[k] += (1 - self.beta2) * (grads[k] ** 2 - self.v[k])
             params[k] -= lr_t * self.m[k] / (np.sqrt(self.v[k]) + 1e-7)
+
+
+def naive_df(x, y):
+    """ch06/optimizer_compare_naive.py: the gradient of f(x, y) = x**2 / 20 + y**2."""
+    return x / 10.0, 2.0 * y
+
+
+def naive_history(optimizer, steps=30):
+    """ch06/optimizer_compare_naive.py's loop: params are the Python floats -7.0 and 2.0; returns
+    the (x, y) visited, the start first."""
+    params, grads, history = {}, {}, []
+    params["x"], params["y"] = -7.0, 2.0
+    for _ in range(steps):
+        history.append((params["x"], params["y"]))
+        grads["x"], grads["y"] = naive_df(params["x"], params["y"])
+        optimizer.update(params, grads)
+    return history
 
 
 def im2col(images, fh, fw, stride=1, pad=0):

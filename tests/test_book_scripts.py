@@ -52,8 +52,7 @@ SCRIPTS = [
     # of central differences whose rounding part is about eps * loss / h = 2.2e-16 * 2.3 / 1e-4
     # = 5e-12 per entry, so the two codes agree to that, not to 1e-6 of the tiny means.
     BookScript("ch05/gradient_check.py", atol=1e-11, mnist=True),
-    BookScript("ch06/optimizer_compare_naive.py", compare=False,
-               xfail="issue 10: optimizers must take Python float params (optim branch)"),
+    BookScript("ch06/optimizer_compare_naive.py", compare=False),
 ]
 
 

@@ -1,4 +1,4 @@
-"""Every chapter-6 example script runs in --quick mode and writes its figures. One thread
+"""Every example script (chapters 6 and 7) runs in --quick mode and writes its figures. One thread
 each: on a shared 2-core machine that is several times faster than two spinning threads."""
 import os
 import subprocess
@@ -20,6 +20,7 @@ FIGURES = {
     "overfit_dropout": ["overfit_dropout.png"],
     "hyperparameter_optimization": ["hyperparameter_optimization.png"],
     "batch_norm_gradient_check": ["batch_norm_gradient_check.png"],
+    "train_convnet": ["train_convnet.png", "convnet_filters.png"],
 }
 
 

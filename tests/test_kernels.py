@@ -10,17 +10,21 @@ per operation, and the sums here (up to 1000 terms) and the two formula orders a
 a few hundred such roundings.
 """
 import inspect
+import linecache
 import sys
 import types
 
+import numba
 import numpy as np
 import pytest
+from numba import prange
+from numba.core import ir
+from numba.core import types as nb
 
 import fastscratch
-from fastscratch import kernels, reference
-from fastscratch.constants import NONE, RELU, SIGMOID
+from fastscratch import constants, kernels, reference
 from fastscratch._jit import kernel
-from numba import prange
+from fastscratch.constants import BATCHNORM_EPS, NONE, OPTIMIZER_EPS, RELU, SIGMOID
 
 ACTS = [NONE, RELU, SIGMOID]
 SHAPES = [(1, 1), (1, 10), (7, 13), (100, 100), (100, 10), (1000, 1024)]
@@ -80,7 +84,7 @@ def _case(name, dtype, shape, rng, act=NONE):
         return [r(n, m), r(m), r(m), r(m), np.abs(r(m)), act, e(n, m)]
     if name == "bn_backward":
         x = r(n, m)
-        mu, sd = x.mean(0), np.sqrt(x.var(0) + 10e-7)
+        mu, sd = x.mean(0), np.sqrt(x.var(0) + BATCHNORM_EPS)
         xn = ((x - mu) / sd).astype(dtype)
         return [r(n, m), np.abs(r(n, m)), act, xn, sd.astype(dtype), r(m), e(n, m), e(m), e(m)]
     if name == "dropout_forward":
@@ -97,11 +101,11 @@ def _case(name, dtype, shape, rng, act=NONE):
     if name in ("momentum", "nesterov"):
         return [p, g, r(k), c(0.01), c(0.9)]
     if name == "adagrad":
-        return [p, g, np.abs(r(k)), c(0.01), c(1e-7)]
+        return [p, g, np.abs(r(k)), c(0.01), c(OPTIMIZER_EPS)]
     if name == "rmsprop":
-        return [p, g, np.abs(r(k)), c(0.01), c(0.99), c(1e-7)]
+        return [p, g, np.abs(r(k)), c(0.01), c(0.99), c(OPTIMIZER_EPS)]
     if name == "adam":
-        return [p, g, r(k), np.abs(r(k)), c(0.001), c(0.9), c(0.999), c(1e-7)]
+        return [p, g, r(k), np.abs(r(k)), c(0.001), c(0.9), c(0.999), c(OPTIMIZER_EPS)]
     if name == "weight_decay_grad":
         return [r(k), c(0.1), r(k), e(k)]
     if name == "sum_squares":
@@ -210,6 +214,121 @@ def test_every_kernel_has_a_twin_with_the_same_signature():
             ks = inspect.signature(k.serial.py_func)
             assert ks == inspect.signature(getattr(rm, name)), name
             assert k.__doc__ and getattr(rm, name).__doc__, name
+            assert _constants_read(k) == _constants_read(getattr(rm, name)), name
+
+
+CONSTANT_NAMES = {name for name in vars(constants) if name.isupper()}
+FORMULA_FLOATS = {0.0, 0.5, 1.0, 2.0}  # the structure of formulas (1 - momentum, 0.5 * dstd)
+TUNING_FLOATS = {"PACK_COST"}  # kernels/gemm.py's tiling cost model: it picks tiles, not values
+
+
+def _constants_read(fn, seen=None):
+    """Names from fastscratch.constants that fn reads, itself or through the fastscratch
+    functions it calls (kernels, inlined helpers, other twins); fails on any other float."""
+    fn = getattr(getattr(fn, "serial", fn), "py_func", fn)
+    seen = set() if seen is None else seen
+    if fn in seen:
+        return set()
+    seen.add(fn)
+    found = set()
+    code = fn.__code__
+    floats = {c for c in code.co_consts if isinstance(c, float)}
+    assert floats <= FORMULA_FLOATS, \
+        f"{fn.__qualname__} types the literals {floats - FORMULA_FLOATS}"
+    for name in code.co_names:
+        value = fn.__globals__.get(name)
+        if name in CONSTANT_NAMES and value is getattr(constants, name):
+            found.add(name)
+        elif isinstance(value, (float, np.floating)) and name not in TUNING_FLOATS:
+            raise AssertionError(f"{fn.__qualname__} reads the float {name} = {value!r}, which "
+                                 "is not from fastscratch.constants")
+        elif callable(value) and getattr(value, "__module__", "").startswith("fastscratch."):
+            found |= _constants_read(value, seen)
+    return found
+
+
+def test_constants_come_from_the_constants_module():
+    """The check above can fail: a literal epsilon or a module's own constant is caught."""
+    def twin(y):
+        return np.log(y + 1e-7)
+
+    with pytest.raises(AssertionError, match=r"types the literals \{1e-07\}"):
+        _constants_read(twin)
+    assert _constants_read(reference.softmax_ce.softmax_ce_forward_dense) == {"CROSS_ENTROPY_EPS"}
+    assert _constants_read(kernels.batchnorm.bn_forward_eval) >= {"BATCHNORM_EPS"}
+
+
+ARITHMETIC = ("binop", "inplace_binop", "unary", "call")
+
+
+def _float64_lines(fn, args):
+    """The source lines where fn, compiled for args, computes array values in float64, as
+    (file, line number, text). Array values: float arrays, their elements and whatever
+    arithmetic or calls take them in (not shapes or sizes, so index and tiling arithmetic is
+    left out)."""
+    fresh = numba.njit(error_model="numpy")(fn)  # uncached, so the typing is done here
+    fresh.compile(tuple(numba.typeof(a) for a in args))
+    annotation = next(iter(fresh.overloads.values())).type_annotation
+    typemap = annotation.typemap
+    stmts = [stmt for block in annotation.blocks.values() for stmt in block.body
+             if isinstance(stmt, ir.Assign)]
+    data = {name for name, t in typemap.items()
+            if isinstance(t, nb.Array) and isinstance(t.dtype, nb.Float)}
+    changed = True
+    while changed:  # propagate through the function until nothing new is reached
+        changed = False
+        for stmt in stmts:
+            value, target = stmt.value, stmt.target.name
+            if target in data:
+                continue
+            if isinstance(value, ir.Var):
+                reads = value.name in data
+            elif isinstance(value, ir.Expr) and value.op != "getattr":
+                reads = any(v.name in data for v in value.list_vars())
+            else:
+                reads = False
+            if reads and isinstance(typemap[target], (nb.Float, nb.Array)):
+                data.add(target)
+                changed = True
+    lines = set()
+    for stmt in stmts:
+        t = typemap[stmt.target.name]
+        if stmt.target.name in data and isinstance(stmt.value, ir.Expr) and \
+                stmt.value.op in ARITHMETIC and \
+                (t == nb.float64 or isinstance(t, nb.Array) and t.dtype == nb.float64):
+            text = linecache.getline(stmt.loc.filename, stmt.loc.line).strip()
+            lines.add((stmt.loc.filename, stmt.loc.line, text))
+    return lines
+
+
+@pytest.mark.parametrize("name", MATRIX_OPS + SOFTMAX_OPS + FLAT_OPS)
+def test_float32_kernels_compute_in_float32(name):
+    """The precision rule of fastscratch.constants: on float32 input a kernel computes in
+    float32, except on the lines marked '# float64' (the float64 accumulators of scalar sums);
+    a float64 constant or an int count in array arithmetic fails."""
+    shape = (7, 13) if name in MATRIX_OPS + SOFTMAX_OPS else 17
+    args = _case(name, np.float32, shape, np.random.default_rng(0),
+                 SIGMOID if name in ACT_OPS else NONE)
+    _assert_float32_arithmetic(name, args)
+
+
+def _assert_float32_arithmetic(name, args):
+    lines = _float64_lines(_op(name).serial.py_func, args)
+    unmarked = sorted(text for _, _, text in lines if "# float64" not in text)
+    assert not unmarked, f"{name} computes in float64 on float32 input: {unmarked}"
+
+
+def test_the_float64_check_catches_a_promoting_constant_or_count():
+    def promoting(x, out, momentum):
+        for i in range(x.size):
+            out[i] = x[i] + BATCHNORM_EPS
+            out[i] = x[i] / x.size
+            out[i] = x[i] * x.dtype.type(BATCHNORM_EPS)
+            out[i] = x[i] * x.dtype.type(1.0 - momentum / x.size)
+
+    x = np.ones(3, np.float32)
+    texts = {text for _, _, text in _float64_lines(promoting, [x, x, 0.9])}
+    assert texts == {"out[i] = x[i] + BATCHNORM_EPS", "out[i] = x[i] / x.size"}
 
 
 # Convolution geometries (N, C, H, W, FN, FH, FW, stride, pad): MNIST-like, stride > 1, pad > 0,
@@ -263,6 +382,13 @@ def test_conv_kernels_match_reference(name, geometry, dtype, twin, rng):
         kept = -2 if name == "conv_forward" else -1
         args[kept] = args[kept][:0]
         _compare(name, args, twin, dtype)
+
+
+@pytest.mark.parametrize("name", CONV_OPS)
+def test_float32_conv_kernels_compute_in_float32(name):
+    """The precision rule, as test_float32_kernels_compute_in_float32."""
+    args = _conv_case(name, np.float32, CONV_GEOMETRIES[1], np.random.default_rng(0), SIGMOID)
+    _assert_float32_arithmetic(name, args)
 
 
 def test_conv_results_do_not_depend_on_thread_count():

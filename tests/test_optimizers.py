@@ -1,11 +1,14 @@
-"""Optimizers: kernels equal the NumPy reference over 100 steps, state per key, aliasing."""
+"""Optimizers: the book's numbers (arrays and scalars), kernels equal the NumPy reference over
+100 steps, state per key and through state_dict, aliasing."""
+import inspect
+
 import numpy as np
 import pytest
 
+import book_reference as book
 import fastscratch
 from fastscratch import SGD, AdaGrad, Adam, Momentum, MultiLayerNet, Nesterov, RMSprop
-
-from book_reference import Adam as BookAdam
+from fastscratch.optimizer import OPTIMIZERS as REGISTRY
 
 OPTIMIZERS = [(SGD, {"lr": 0.1}), (Momentum, {"lr": 0.05, "momentum": 0.8}),
               (Nesterov, {"lr": 0.05}), (AdaGrad, {"lr": 0.1}),
@@ -43,18 +46,139 @@ def test_kernel_updates_equal_reference_over_100_steps(cls, kwargs, dtype, rtol)
             np.testing.assert_allclose(getattr(opt_k, name)[key], state, rtol=rtol, atol=rtol)
 
 
-def test_adam_equals_the_books_adam():
+@pytest.mark.parametrize("cls,kwargs", OPTIMIZERS, ids=[c.__name__ for c, _ in OPTIMIZERS])
+def test_every_optimizer_equals_the_books(cls, kwargs, backend_name):
+    """100 steps on arrays against book_reference's transcription of common/optimizer.py
+    (Nesterov in its current, params-first form); the kernels' loop does the book's operations
+    in the book's order, so float64 agrees to rounding."""
     rng = np.random.default_rng(1)
-    ours, book = _params(rng, np.float64), None
-    book = {k: v.copy() for k, v in ours.items()}
-    a, b = Adam(lr=0.01), BookAdam(lr=0.01)
+    ours = _params(rng, np.float64)
+    theirs = {k: v.copy() for k, v in ours.items()}
+    a, b = cls(**kwargs), getattr(book, cls.__name__)(**kwargs)
     for _ in range(100):
         grads = {k: rng.standard_normal(v.shape) for k, v in ours.items()}
         a.update(ours, grads)
-        b.update(book, grads)
-    assert a.iter == b.iter == 100
+        b.update(theirs, grads)
     for key in ours:
-        np.testing.assert_allclose(ours[key], book[key], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-12, atol=1e-14, err_msg=key)
+    for name in cls.state_names:
+        for key in ours:
+            np.testing.assert_allclose(getattr(a, name)[key], getattr(b, name)[key],
+                                       rtol=1e-12, atol=1e-14)
+    if cls is Adam:
+        assert a.iter == b.iter == 100
+
+
+def test_nesterov_moves_params_with_the_old_velocity():
+    """One step by hand: p += m*m*v; p -= (1 + m)*lr*g with the old v, then v = m*v - lr*g."""
+    opt = Nesterov(lr=0.1, momentum=0.5)
+    p = {"w": np.array([1.0, 2.0])}
+    opt.update(p, {"w": np.array([1.0, 0.0])})      # v was 0: p = 1 - 1.5 * 0.1, v = -0.1
+    np.testing.assert_allclose(p["w"], [0.85, 2.0], rtol=1e-15)
+    np.testing.assert_allclose(opt.v["w"], [-0.1, 0.0], rtol=1e-15)
+    opt.update(p, {"w": np.array([0.0, 0.0])})      # p += 0.25 * (-0.1); v = -0.05
+    np.testing.assert_allclose(p["w"], [0.825, 2.0], rtol=1e-15)
+    np.testing.assert_allclose(opt.v["w"], [-0.05, 0.0], rtol=1e-15)
+
+
+NAIVE = [(SGD, {"lr": 0.95}), (Momentum, {"lr": 0.1}), (AdaGrad, {"lr": 1.5}),
+         (Adam, {"lr": 0.3}), (Nesterov, {"lr": 0.1}), (RMSprop, {"lr": 0.3})]
+
+
+@pytest.mark.parametrize("cls,kwargs", NAIVE, ids=[c.__name__ for c, _ in NAIVE])
+def test_python_float_params_give_the_books_numbers(cls, kwargs, backend_name):
+    """ch06/optimizer_compare_naive.py (its four optimizers, plus Nesterov and RMSprop): params
+    and grads are Python floats; the 30 points visited equal the book's exactly, both being the
+    same float64 operations in the same order."""
+    ours = book.naive_history(cls(**kwargs))
+    theirs = book.naive_history(getattr(book, cls.__name__)(**kwargs))
+    assert ours == theirs
+    assert ours[-1] != ours[0]
+
+
+def test_scalar_entries_are_replaced_and_zero_d_arrays_updated_in_place(backend_name):
+    zero_d = np.array(3.0)
+    params = {"n": 2, "f": np.float32(1.5), "a": zero_d}
+    Momentum(lr=0.5, momentum=0.5).update(params, {"n": 1, "f": 1.0, "a": np.array(2.0)})
+    assert params["n"] == 1.5 and type(params["n"]) is np.float64
+    assert params["f"] == 1.0 and type(params["f"]) is np.float64
+    assert params["a"] is zero_d and zero_d == 2.0
+
+
+@pytest.mark.parametrize("bad_grad,error", [("1.0", TypeError), (np.ones(2), TypeError),
+                                            (True, TypeError)])
+def test_a_scalar_param_needs_a_number_grad(bad_grad, error):
+    params = {"w": np.ones(3), "x": 1.0}
+    with pytest.raises(error, match=r"grads\['x'\] must be a real number like params\['x'\]"):
+        SGD().update(params, {"w": np.ones(3), "x": bad_grad})
+    assert params["x"] == 1.0 and (params["w"] == 1).all()
+
+
+def test_one_registry_for_trainer_cli_and_hpo():
+    from fastscratch import trainer
+    from fastscratch.hpo import space
+    assert trainer.OPTIMIZERS is REGISTRY and space.OPTIMIZERS is REGISTRY
+    assert REGISTRY == {cls.__name__.lower(): cls for cls, _ in OPTIMIZERS}
+
+
+@pytest.mark.parametrize("cls", list(REGISTRY.values()), ids=list(REGISTRY))
+def test_constructor_and_kernel_scalars_follow_the_declared_hyperparameters(cls):
+    """The constructor takes the declared hyper-parameters with their defaults; the kernel takes
+    p, g, the state arrays, then one scalar per hyper-parameter and constant."""
+    sig = inspect.signature(cls)
+    assert tuple(sig.parameters) == cls.hyper_names
+    assert cls().hyperparameters() == {n: p.default for n, p in sig.parameters.items()}
+    for name in fastscratch.backend.BACKENDS:
+        op = getattr(fastscratch.backend.operations(name), cls.kernel)
+        arity = len(inspect.signature(getattr(op, "serial", op)).parameters)
+        assert arity == 2 + len(cls.state_names) + len(cls.hyper_names) + len(cls.constants)
+    with pytest.raises(TypeError, match=rf"{cls.__name__}\(lr=.*unexpected keyword argument 'x'"):
+        cls(x=1)
+
+
+@pytest.mark.parametrize("cls,kwargs", OPTIMIZERS, ids=[c.__name__ for c, _ in OPTIMIZERS])
+def test_load_state_dict_continues_the_same_steps(cls, kwargs, backend_name):
+    rng = np.random.default_rng(4)
+    params = _params(rng, np.float64)
+    grads = [{k: rng.standard_normal(v.shape) for k, v in params.items()} for _ in range(6)]
+    opt = cls(**kwargs)
+    for g in grads[:3]:
+        opt.update(params, g)
+    state = opt.state_dict()
+    saved = {k: v.copy() for k, v in params.items()}
+    copy = {name: {k: v.copy() for k, v in table.items()} for name, table in
+            state["state"].items()}
+    for g in grads[3:]:
+        opt.update(params, g)
+    fresh = cls(lr=0.5)
+    fresh.load_state_dict({**state, "state": copy})
+    assert fresh.hyperparameters() == opt.hyperparameters()
+    for g in grads[3:]:
+        fresh.update(saved, g)
+    for k in params:
+        np.testing.assert_array_equal(saved[k], params[k], err_msg=k)
+
+
+def test_a_state_dict_that_does_not_fit_is_refused_and_changes_nothing():
+    opt = Adam(lr=0.01)
+    opt.update({"w": np.ones(3)}, {"w": np.ones(3)})
+    m = opt.m["w"].copy()
+    good = Adam(lr=0.2).state_dict()
+    bad = [({**good, "hyperparameters": {"lr": 0.1, "beta1": 1.5, "beta2": 0.9}},
+            r"beta1 must be a number in \[0, 1\)"),
+           ({**good, "hyperparameters": {"lr": 0.1}}, r"hyper-parameters are \('lr', 'beta1', "),
+           ({**good, "state": {"v": None}}, r"state tables are \('m', 'v'\)"),
+           ({**good, "iter": -1}, r"needs 'iter' as an int >= 0"),
+           ({**good, "state": {"m": {"w": [1.0]}, "v": None}}, r"state m\['w'\] must be a float"),
+           ([1], r"must be a dict")]
+    for state, message in bad:
+        with pytest.raises(ValueError, match=message):
+            opt.load_state_dict(state)
+    with pytest.raises(ValueError, match=r"state m\['w'\] is float64 \(3,\), but params\['w'\] "
+                                         r"is float64 \(4,\)"):
+        opt.check_state_dict(opt.state_dict(), {"w": np.ones(4)})
+    assert opt.lr == 0.01 and opt.iter == 1
+    np.testing.assert_array_equal(opt.m["w"], m)
 
 
 @pytest.mark.parametrize("cls,kwargs", OPTIMIZERS, ids=[c.__name__ for c, _ in OPTIMIZERS])

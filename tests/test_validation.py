@@ -263,7 +263,7 @@ OPTIMIZER_CASES = [
     ("grads missing key", _update(SGD(), _params(), {"W": np.ones((3, 2))}), ValueError,
      r"grads has no entry for params key 'b'; grads must have the keys of params"),
     ("int params", _update(SGD(), {"W": np.ones(3, int)}, {"W": np.ones(3, int)}), TypeError,
-     r"params\['W'\] must be a float32 or float64 ndarray, got int64"),
+     r"params\['W'\] must be a float32 or float64 ndarray or a real number, got int64"),
     ("read-only params", _update(SGD(), {"W": _readonly(np.ones(3))}, {"W": np.ones(3)}),
      ValueError, r"params\['W'\] is read-only; the update writes it in place"),
     ("grads dtype", _update(Adam(), _params(), _grads(np.float32)), TypeError,

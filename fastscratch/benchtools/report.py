@@ -6,8 +6,8 @@ from ..plotting import new_figure
 from .machine import format_machine, machine_summary
 from .results import by_group, format_time, load, machine_info
 
-KINDS = ("kernel", "step", "epoch", "triad")
-IMPL_ORDER = ("numpy", "serial", "parallel", "numba", "torch", "gemm_floor")
+KINDS = ("kernel", "step", "epoch", "convnet", "triad")
+IMPL_ORDER = ("numpy", "serial", "parallel", "numba", "torch", "gemm_floor", "book")
 
 
 def _impls(groups):

@@ -174,9 +174,8 @@ def machine():
                       for d in threadpool_info() if d["user_api"] == "blas"])
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m fastscratch.benchtools.scaling",
-                                     description=__doc__)
+def add_arguments(parser):
+    """The sweep's options on an argparse parser."""
     parser.add_argument("--out", required=True, help="folder for scaling.json, .md and charts")
     parser.add_argument("--threads", default=None,
                         help="comma list (default FASTSCRATCH_BENCH_THREADS or 1,2,4,... cores)")
@@ -185,7 +184,10 @@ def main(argv=None):
     parser.add_argument("--dtypes", default="float64,float32")
     parser.add_argument("--nets", default=",".join(f"{a}:{b}" for a, b in NETS),
                         help="comma list of ARCH:BATCH")
-    args = parser.parse_args(argv)
+
+
+def run(args):
+    """Run the sweep of parsed ``args``; write the JSON, the summary and the charts; 0."""
     threads = [int(t) for t in args.threads.split(",")] if args.threads else default_threads()
     nets = [(n.split(":")[0], int(n.split(":")[1])) for n in args.nets.split(",")]
     out = Path(args.out)
@@ -199,6 +201,13 @@ def main(argv=None):
         print(path)
     print(summary(rows))
     return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m fastscratch.benchtools.scaling",
+                                     description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

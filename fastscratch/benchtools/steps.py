@@ -10,6 +10,7 @@ from numba import prange
 
 from .. import SGD, Adam, MultiLayerNet, MultiLayerNetExtend, use_backend
 from .._jit import POLICY
+from ..constants import BATCHNORM_EPS, OPTIMIZER_EPS
 
 OPTIMIZERS = ("sgd", "adam", "bn-adam")
 LR = {"sgd": 0.01, "adam": 0.001, "bn-adam": 0.001}
@@ -121,16 +122,23 @@ def torch_step(arch, optimizer, dtype, threads, batch=100, seed=0, fused=False):
     for fan_in, fan_out in zip(sizes[:-2], sizes[1:-1]):
         modules.append(torch.nn.Linear(fan_in, fan_out))
         if optimizer == "bn-adam":
-            modules.append(torch.nn.BatchNorm1d(fan_out, eps=10e-7, momentum=0.1))
+            modules.append(torch.nn.BatchNorm1d(fan_out, eps=BATCHNORM_EPS, momentum=0.1))
         modules.append(torch.nn.ReLU())
     modules.append(torch.nn.Linear(sizes[-2], sizes[-1]))
     model = torch.nn.Sequential(*modules).to(tdtype[np.dtype(dtype)]).train()
     if optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=LR[optimizer])
     else:
-        opt = torch.optim.Adam(model.parameters(), lr=LR[optimizer], eps=1e-7,
+        opt = torch.optim.Adam(model.parameters(), lr=LR[optimizer], eps=OPTIMIZER_EPS,
                                fused=fused or None)
-    x, t = mnist_like(batch, dtype, seed)
+    return torch_training_step(model, opt, *mnist_like(batch, dtype, seed))
+
+
+def torch_training_step(model, opt, x, t):
+    """A callable: one PyTorch step of ``model`` (cross-entropy) and ``opt`` on the NumPy
+    batch x and labels t."""
+    import torch
+
     x, t = torch.from_numpy(x), torch.from_numpy(t.astype(np.int64))
     loss_fn = torch.nn.CrossEntropyLoss()
 

@@ -79,7 +79,8 @@ def _add_config(parser):
                         help="search the dropout ratio in [LOW, HIGH) (None: no dropout)")
 
 
-def _add_actions(parser):
+def add_actions(parser):
+    """Add the actions run, resume, report and retrain (with their options) to ``parser``."""
     actions = parser.add_subparsers(dest="hpo_action", required=True, metavar="ACTION")
     fmt = {"formatter_class": argparse.ArgumentDefaultsHelpFormatter}
     run = actions.add_parser("run", help="start a study (or continue one made the same way)",
@@ -109,7 +110,7 @@ def add_hpo_command(subparsers):
     object; its ``func`` default is run_hpo_command."""
     parser = subparsers.add_parser("hpo", help="hyperparameter search (Optuna + Dask)",
                                    description=DESCRIPTION)
-    _add_actions(parser)
+    add_actions(parser)
     parser.set_defaults(func=run_hpo_command)
     return parser
 
@@ -181,5 +182,5 @@ def run_hpo_command(args):
 def main(argv=None):
     """``python -m fastscratch.hpo ACTION ...``; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m fastscratch.hpo", description=DESCRIPTION)
-    _add_actions(parser)
+    add_actions(parser)
     return run_hpo_command(parser.parse_args(argv))

@@ -3,10 +3,7 @@ the optimizer, the hidden layers, batch normalization and the dropout ratio."""
 import math
 from dataclasses import asdict, dataclass
 
-from ..optimizer import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
-
-OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad,
-              "rmsprop": RMSprop, "adam": Adam}
+from ..optimizer import OPTIMIZERS
 
 
 def _check_range(name, value, *, log):

@@ -8,8 +8,7 @@ from numba import prange
 
 from .._jit import kernel
 
-__all__ = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam",
-           "weight_decay_grad", "sum_squares"]
+__all__ = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
 
 
 @kernel
@@ -30,14 +29,16 @@ def momentum(p, g, v, lr, mom):
 
 @kernel
 def nesterov(p, g, v, lr, mom):
-    """v = mom * v - lr * g; p += mom * mom * v - (1 + mom) * lr * g (the book's two steps)."""
+    """The book's Nesterov, params first with the old v: p += mom * mom * v;
+    p -= (1 + mom) * lr * g; then v = mom * v - lr * g."""
     one = p.dtype.type(1.0)
     for i in prange(p.size):
-        vi = v[i] * mom
-        vi -= lr * g[i]
-        v[i] = vi
+        gi = g[i]
+        vi = v[i]
         pi = p[i] + mom * mom * vi
-        p[i] = pi - (one + mom) * lr * g[i]
+        p[i] = pi - (one + mom) * lr * gi
+        vi *= mom
+        v[i] = vi - lr * gi
 
 
 @kernel
@@ -71,19 +72,3 @@ def adam(p, g, m, v, lr_t, beta1, beta2, eps):
         m[i] = mi
         v[i] = vi
         p[i] -= lr_t * mi / (np.sqrt(vi) + eps)
-
-
-@kernel
-def weight_decay_grad(dw, lam, w, out):
-    """out = dw + lam * w (the L2 term of the gradient); out may be dw."""
-    for i in prange(dw.size):
-        out[i] = dw[i] + lam * w[i]
-
-
-@kernel(parallel=False)
-def sum_squares(w):
-    """Returns sum(w ** 2) accumulated in float64."""
-    s = 0.0
-    for i in range(w.size):
-        s += w[i] * w[i]
-    return s

@@ -1,6 +1,7 @@
 """NumPy twins of kernels/batchnorm.py, staged as in the book's BatchNormalization."""
 import numpy as np
 
+from ..constants import BATCHNORM_EPS
 from .activation import act_backward, act_forward
 
 __all__ = ["bn_forward_train", "bn_forward_eval", "bn_backward"]
@@ -22,7 +23,7 @@ def bn_forward_train(x, gamma, beta, momentum, running_mean, running_var, act, x
     mu = x.mean(axis=0)
     xc = x - mu
     var = np.mean(xc ** 2, axis=0)
-    std[...] = np.sqrt(var + 10e-7)
+    std[...] = np.sqrt(var + BATCHNORM_EPS)
     xn[...] = xc / std
     running_mean[...] = momentum * running_mean + (1 - momentum) * mu
     running_var[...] = momentum * running_var + (1 - momentum) * var
@@ -30,8 +31,8 @@ def bn_forward_train(x, gamma, beta, momentum, running_mean, running_var, act, x
 
 
 def bn_forward_eval(x, gamma, beta, running_mean, running_var, act, out):
-    """out = act(gamma * (x - running_mean) / sqrt(running_var + 10e-7) + beta)."""
-    xn = (x - running_mean) / np.sqrt(running_var + 10e-7)
+    """out = act(gamma * (x - running_mean) / sqrt(running_var + BATCHNORM_EPS) + beta)."""
+    xn = (x - running_mean) / np.sqrt(running_var + BATCHNORM_EPS)
     _scale_shift_act(gamma * xn, beta, act, out)
 
 

@@ -1,8 +1,7 @@
 """NumPy twins of kernels/optim.py: the book's update formulas, in place."""
 import numpy as np
 
-__all__ = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam",
-           "weight_decay_grad", "sum_squares"]
+__all__ = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
 
 
 def sgd(p, g, lr):
@@ -17,11 +16,12 @@ def momentum(p, g, v, lr, mom):
 
 
 def nesterov(p, g, v, lr, mom):
-    """The book's Nesterov: v = mom*v - lr*g; p += mom*mom*v; p -= (1 + mom)*lr*g."""
-    v *= mom
-    v -= lr * g
+    """The book's Nesterov (common/optimizer.py since January 2021): p += mom*mom*v;
+    p -= (1 + mom)*lr*g with the old v, then v *= mom; v -= lr*g."""
     p += mom * mom * v
     p -= (1 + mom) * lr * g
+    v *= mom
+    v -= lr * g
 
 
 def adagrad(p, g, h, lr, eps):
@@ -42,13 +42,3 @@ def adam(p, g, m, v, lr_t, beta1, beta2, eps):
     m += (1 - beta1) * (g - m)
     v += (1 - beta2) * (g ** 2 - v)
     p -= lr_t * m / (np.sqrt(v) + eps)
-
-
-def weight_decay_grad(dw, lam, w, out):
-    """out = dw + lam * w."""
-    out[...] = dw + lam * w
-
-
-def sum_squares(w):
-    """Returns sum(w ** 2) in float64."""
-    return float(np.sum(np.square(w, dtype=np.float64)))

@@ -1,6 +1,8 @@
 """NumPy twins of kernels/softmax_ce.py (the book's softmax and cross_entropy_error)."""
 import numpy as np
 
+from ..constants import CROSS_ENTROPY_EPS
+
 __all__ = ["softmax_ce_forward", "softmax_ce_backward",
            "softmax_ce_forward_dense", "softmax_ce_backward_dense"]
 
@@ -11,10 +13,11 @@ def _softmax(x):
 
 
 def softmax_ce_forward(x, t, y):
-    """y = softmax(x); returns the mean of -log(y[i, t[i]] + 1e-7)."""
+    """y = softmax(x); returns the mean of -log(y[i, t[i]] + CROSS_ENTROPY_EPS), the logs in
+    y's dtype, their sum in float64."""
     y[...] = _softmax(x)
     n = x.shape[0]
-    return float(-np.sum(np.log(y[np.arange(n), t] + 1e-7)) / n)
+    return float(-np.sum(np.log(y[np.arange(n), t] + CROSS_ENTROPY_EPS), dtype=np.float64) / n)
 
 
 def softmax_ce_forward_dense(x, t, y):
