@@ -8,9 +8,25 @@ FASTSCRATCH_BENCH_QUICK=1  only the smallest sizes, no 10M-element or epoch case
 import os
 
 QUICK = os.environ.get("FASTSCRATCH_BENCH_QUICK", "0") not in ("", "0")
-from fastscratch.benchtools.scaling import default_threads
 
-THREAD_COUNTS = default_threads()
+def _thread_counts():
+    """The comma list in FASTSCRATCH_BENCH_THREADS, or 1, 2, 4, ... up to the CPUs this process
+    may use. Read here, not from the package, so `bench ab` can time older revisions too."""
+    text = os.environ.get("FASTSCRATCH_BENCH_THREADS")
+    if text:
+        counts = text.split(",")
+        if not all(c.strip().isdigit() and int(c) > 0 for c in counts):
+            raise ValueError("FASTSCRATCH_BENCH_THREADS must be positive ints separated by "
+                             f"commas (1,2,4), got {text!r}")
+        return sorted({int(c) for c in counts})
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    counts = [1]
+    while counts[-1] * 2 <= cores:
+        counts.append(counts[-1] * 2)
+    return counts if counts[-1] == cores else counts + [cores]
+
+
+THREAD_COUNTS = _thread_counts()
 THREADS = THREAD_COUNTS[-1]
 
 DTYPES = ("float64", "float32")
