@@ -107,7 +107,8 @@ def run_script(path, argv=(), *, aliases=None, seed=None) -> int:
     own folder, inside ``book_imports(aliases)``; ``seed``: ``np.random.seed(seed)`` first.
 
     Returns the exit status (0, or the script's ``sys.exit`` code); exceptions propagate.
-    Restores the current directory, ``sys.argv`` and ``sys.path`` afterwards and forgets the
+    A relative FASTSCRATCH_DATA is made absolute for the run. Restores the current directory,
+    ``sys.argv``, ``sys.path`` and FASTSCRATCH_DATA afterwards and forgets the
     modules imported from the script's folder or from folders it put on ``sys.path``.
     """
     path = os.path.abspath(os.fspath(path))
@@ -116,6 +117,9 @@ def run_script(path, argv=(), *, aliases=None, seed=None) -> int:
     folder = os.path.dirname(path)
     saved_argv, saved_path, saved_cwd = sys.argv, list(sys.path), os.getcwd()
     saved_modules = set(sys.modules)
+    saved_data = os.environ.get("FASTSCRATCH_DATA")
+    if saved_data:  # the script runs from its own folder: a relative data path must not move
+        os.environ["FASTSCRATCH_DATA"] = os.path.abspath(saved_data)
     code = 0
     with book_imports(aliases):
         sys.argv = [path, *map(str, argv)]
@@ -137,6 +141,8 @@ def run_script(path, argv=(), *, aliases=None, seed=None) -> int:
                 if isinstance(p, str) and p not in saved_path]
             os.chdir(saved_cwd)
             sys.argv, sys.path[:] = saved_argv, saved_path
+            if saved_data:
+                os.environ["FASTSCRATCH_DATA"] = saved_data
             for name in set(sys.modules) - saved_modules:
                 file = getattr(sys.modules[name], "__file__", None)
                 if file and _under(file, added):

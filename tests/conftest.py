@@ -20,8 +20,8 @@ def _find_mnist():
     $FASTSCRATCH_DATA when that is set, else <repo>/../shared/data/mnist; None if none does."""
     env = os.environ.get("FASTSCRATCH_DATA")
     repo = Path(__file__).resolve().parents[1]
-    folders = [Path(env) / "mnist", Path(env)] if env else [repo.parent / "shared" / "data"
-                                                            / "mnist"]
+    folders = [Path(env).resolve() / "mnist", Path(env).resolve()] if env else [
+        repo.parent / "shared" / "data" / "mnist"]
     return next((d for d in folders if all((d / n).is_file() for n in MNIST_FILES)), None)
 
 

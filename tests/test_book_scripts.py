@@ -177,3 +177,17 @@ def test_cli_usage_errors(tmp_path, capsys):
     script = _write(tmp_path, "s.py", "print('ran')\n")
     assert main(["run", "--seed", "-1", str(script)]) == 2
     assert "--seed: expected an integer in [0, 2**32)" in capsys.readouterr().err
+
+
+def test_a_relative_data_path_survives_the_change_of_folder(tmp_path, capsys, monkeypatch):
+    """The script runs from its own folder; FASTSCRATCH_DATA relative to the caller's folder is
+    made absolute for the run and restored afterwards."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "ch01").mkdir()
+    script = tmp_path / "ch01" / "show.py"
+    script.write_text("import os\nprint(os.environ['FASTSCRATCH_DATA'])\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FASTSCRATCH_DATA", "data")
+    assert run_script(script) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "data")
+    assert os.environ["FASTSCRATCH_DATA"] == "data"
