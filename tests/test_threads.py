@@ -99,6 +99,7 @@ def test_scaling_summary_gives_ratios_and_flags_a_slower_doubling(tmp_path):
 
 def test_one_sweep_case_times_every_implementation(restore_threads):
     times = scaling.time_case("784-20-10", 8, "sgd", "float64", 1,
-                              impls=("numba", "numpy", "gemm_floor"), budget=0, min_rounds=2)
+                              impls=("numba", "numpy", "gemm_floor"), budget=0, min_rounds=2,
+                              block=3)
     assert set(times) == {"numba", "numpy", "gemm_floor"}
-    assert all(len(t) == 2 and np.all(np.array(t) > 0) for t in times.values())
+    assert all(len(t) == 4 and np.all(np.array(t) > 0) for t in times.values())  # 2 x (3 - 1)

@@ -57,9 +57,13 @@ def _steps(arch, batch, optimizer, dtype, threads, impls):
     return steps
 
 
-def time_case(arch, batch, optimizer, dtype, threads, impls=IMPLS, budget=1.5, min_rounds=5):
-    """{impl: [seconds per step, one per round]} at ``threads``, rounds interleaved over impls
-    until ``budget`` seconds have passed (at least ``min_rounds``)."""
+def time_case(arch, batch, optimizer, dtype, threads, impls=IMPLS, budget=1.5, min_rounds=5,
+              block=3):
+    """{impl: [seconds per step]} at ``threads``: rounds interleaved over impls until
+    ``budget`` seconds have passed (at least ``min_rounds``); in each round an impl runs
+    ``block`` steps in a row and the first is not kept. The step after another impl's finds
+    that impl's data in the caches and its thread pool still spinning on the cores (measured:
+    2x slower on 2 cores), which says more about the neighbour than about the step."""
     set_num_threads(threads)
     steps = _steps(arch, batch, optimizer, dtype, threads, impls)
     for step in steps.values():  # compile, allocate, warm the caches
@@ -67,11 +71,15 @@ def time_case(arch, batch, optimizer, dtype, threads, impls=IMPLS, budget=1.5, m
         step()
     times = {impl: [] for impl in steps}
     start = time.perf_counter()
-    while len(times[impls[0]]) < min_rounds or time.perf_counter() - start < budget:
+    rounds = 0
+    while rounds < min_rounds or time.perf_counter() - start < budget:
         for impl, step in steps.items():
-            t0 = time.perf_counter()
-            step()
-            times[impl].append(time.perf_counter() - t0)
+            for k in range(block):
+                t0 = time.perf_counter()
+                step()
+                if k:
+                    times[impl].append(time.perf_counter() - t0)
+        rounds += 1
     return times
 
 
