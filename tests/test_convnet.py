@@ -119,6 +119,29 @@ def test_backends_agree(cls):
     _assert_dicts_close(results["numba"][1], results["numpy"][1], rtol=1e-10, atol=1e-14)
 
 
+def _gradient_at_the_kinks_of(net64, net32, x, t):
+    """net64's gradients on the side of each kink (max-pool choice, ReLU on or off) that net32
+    took in its last training forward.
+
+    Near a kink float32 rounding decides the side: the two largest values of a pool window can
+    differ by less than the rounding of their 576-term sums. A BLAS that adds in another order
+    (OpenBLAS's Haswell sgemm under OPENBLAS_CORETYPE=Haswell against its AVX-512 one) then picks
+    the other entry, and the gradient moves by that window's whole share. Both are exact
+    gradients of their own side, so the float64 reference is taken on float32's side."""
+    from fastscratch.layers import Pooling, Relu
+    net64._loss(*net64._inputs(x, t), True)
+    def layers(net):  # SimpleConvNet keeps an OrderedDict, DeepConvNet a list (as the book)
+        return list(net.layers.values()) if hasattr(net.layers, "values") else net.layers
+    for l64, l32 in zip(layers(net64), layers(net32)):
+        if isinstance(l64, Pooling):
+            l64.arg_max[...] = l32.arg_max
+        elif isinstance(l64, Relu):
+            on = l32.out > 0
+            l64.out = np.where(on, np.maximum(l64.out, np.finfo(l64.out.dtype).tiny), 0.0)
+    net64._backward()
+    return net64._grads()
+
+
 @pytest.mark.parametrize("cls", [SimpleConvNet, DeepConvNet])
 def test_float32(backend_name, cls):
     x, t = _images(4)
@@ -126,11 +149,12 @@ def test_float32(backend_name, cls):
     assert all(p.dtype == np.float32 for p in net32.params.values())
     y32 = net32.predict(x)
     assert y32.dtype == np.float32
-    g32, g64 = net32.gradient(x, t), net64.gradient(x, t)
+    np.testing.assert_allclose(y32, net64.predict(x), rtol=1e-4, atol=1e-5)
+    g32 = net32.gradient(x, t)
     assert all(g.dtype == np.float32 for g in g32.values())
+    g64 = _gradient_at_the_kinks_of(net64, net32, x, t)
     # float32 rounding (2^-24 relative) grows over a few hundred-term sums per layer:
     # 1e-4 of each gradient's largest entry is well above it and far below any real error
-    np.testing.assert_allclose(y32, net64.predict(x), rtol=1e-4, atol=1e-5)
     for key in g64:
         scale = np.abs(g64[key]).max()
         np.testing.assert_allclose(g32[key], g64[key], atol=1e-4 * scale, err_msg=key)
