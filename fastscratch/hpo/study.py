@@ -119,10 +119,12 @@ def load_study(out_dir=None, *, study_name=DEFAULT_STUDY, storage=None):
     return optuna.load_study(study_name=study_name, storage=storage)
 
 
-def _open(storage, study_name, config, parallel):
-    """(study, config): the stored study with its config, or a new one made with ``config``."""
+def _settle(storage, study_name, config, existing):
+    """(config, trials so far): the stored study's, checked against ``config``, or ``config``
+    (default StudyConfig()) for a new study. Reads ``storage`` only if ``existing``, so a new
+    SQLite file is not made here."""
     stored, n_before = None, 0
-    if study_name in optuna.get_all_study_names(storage):
+    if existing and study_name in optuna.get_all_study_names(storage):
         previous = optuna.load_study(study_name=study_name, storage=storage)
         stored, n_before = study_config(previous), len(previous.trials)
     if stored is not None and config is not None and stored != config:
@@ -131,7 +133,11 @@ def _open(storage, study_name, config, parallel):
                          if old[k] != new[k])
         raise ValueError(f"study {study_name!r} in {storage} has another configuration ({diff});"
                          " pass config=None to continue it, or use another study_name/out_dir")
-    config = stored or config or StudyConfig()
+    return stored or config or StudyConfig(), n_before
+
+
+def _open(storage, study_name, config, n_before, parallel):
+    """The study (created if new) with ``config`` recorded and its sampler seeded."""
     # A fresh study samples with ``seed``; each resumption gets its own seed from it.
     seed = config.seed if n_before == 0 else int(
         np.random.SeedSequence([config.seed, n_before, 1]).generate_state(1)[0])
@@ -143,7 +149,7 @@ def _open(storage, study_name, config, parallel):
     study.set_user_attr(CONFIG_ATTR, config.to_dict())
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         study.tell(trial.number, state=TrialState.FAIL)  # left by a run that was killed
-    return study, config
+    return study
 
 
 def _check_execution(n_trials, n_workers, scheduler, threads_per_worker, timeout):
@@ -226,8 +232,10 @@ def run_study(out_dir, n_trials, config=None, *, study_name=DEFAULT_STUDY, stora
     validation split (from ``data_dir``, FASTSCRATCH_DATA or the cache) and sends it to the
     workers once. Each trial limits Numba and BLAS to ``threads_per_worker`` threads (None:
     serially, leave them be; on Dask, each worker's share of its host's usable cores). No trial
-    starts after ``timeout`` seconds. ``train_fn(task, split, report)`` trains one trial
-    (default ``train_trial``); it must be importable on the workers.
+    starts after ``timeout`` seconds. Nothing is written (``out_dir``, the study) before the split
+    is loaded and the executor is ready, so a run that cannot start leaves no ``study.db``.
+    ``train_fn(task, split, report)`` trains one trial (default ``train_trial``); it must be
+    importable on the workers.
 
     Raises TrialsFailedError if every trial it started failed (its message counts them and
     gives the first error of each kind), and ClusterError if the Dask cluster has no worker or
@@ -236,14 +244,17 @@ def run_study(out_dir, n_trials, config=None, *, study_name=DEFAULT_STUDY, stora
     _check_execution(n_trials, n_workers, scheduler, threads_per_worker, timeout)
     if config is not None and not isinstance(config, StudyConfig):
         raise TypeError(f"config must be a StudyConfig or None, got {type(config).__name__}")
-    os.makedirs(out_dir, exist_ok=True)
-    parallel = n_workers > 1 or scheduler is not None
-    study, config = _open(storage or default_storage(out_dir), study_name, config, parallel)
+    url = storage or default_storage(out_dir)
+    config, n_before = _settle(url, study_name, config,
+                               existing=storage is not None or os.path.isfile(_db_path(out_dir)))
     deadline = None if timeout is None else time.monotonic() + timeout
+    # the data and the workers first: a run that cannot start leaves no study.db behind
     split = load_split(config.data(data_dir))
     executor = make_executor(train_fn, split, n_workers=n_workers, scheduler=scheduler,
                              threads_per_worker=threads_per_worker)
     try:
+        os.makedirs(out_dir, exist_ok=True)
+        study = _open(url, study_name, config, n_before, n_workers > 1 or scheduler is not None)
         started = _drive(study, config, executor, n_trials, deadline)
     finally:
         executor.close()
