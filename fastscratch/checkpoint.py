@@ -14,9 +14,10 @@ array entry per array. It is written to a temporary file in the same directory, 
 fsync'ed and renamed over ``path`` (then the directory is fsync'ed): a crash at any point leaves
 the previous checkpoint whole.
 
-``load_checkpoint(path, network, optimizer=None)`` checks everything first (format version,
-architecture, dtypes, shapes, optimizer class, generator kinds) and names each difference; only
-then does it write, in place: the arrays the network, its layers and the optimizer already hold
+``load_checkpoint(path, network, optimizer=None)`` checks everything first (that the file is a
+checkpoint, its format version and metadata, architecture, each array's dtype and shape,
+optimizer class and state, the random states) and names each difference; only then does it
+write, in place: the arrays the network, its layers and the optimizer already hold
 keep their identity (the optimizer's own state arrays are replaced when their shape differs).
 It restores the optimizer's hyper-parameters and NumPy's global RNG state, and returns
 ``extra``. A checkpoint that cannot be read or does not fit raises CheckpointError (a
@@ -25,11 +26,13 @@ ValueError).
 import json
 import os
 import zipfile
+import zlib
 
 import numpy as np
 
 from . import __version__
 from .atomic import atomic_write
+from .file_kinds import kind_of
 from .optimizer import Optimizer
 
 FORMAT = "fastscratch-checkpoint"
@@ -60,13 +63,17 @@ def _pack(value, name, arrays):
     return value
 
 
-def _unpack(value, arrays):
+def _unpack(value, arrays, path):
+    """value with each {__array__: entry} replaced by that entry of arrays (of the file path)."""
     if isinstance(value, dict):
         if set(value) == {_ARRAY}:
+            if not isinstance(value[_ARRAY], str) or value[_ARRAY] not in arrays:
+                raise CheckpointError(f"{path}: its metadata names the array "
+                                      f"{value[_ARRAY]!r}, which the file does not hold")
             return arrays[value[_ARRAY]]
-        return {k: _unpack(v, arrays) for k, v in value.items()}
+        return {k: _unpack(v, arrays, path) for k, v in value.items()}
     if isinstance(value, list):
-        return [_unpack(v, arrays) for v in value]
+        return [_unpack(v, arrays, path) for v in value]
     return value
 
 
@@ -85,6 +92,15 @@ def _batchnorm_layers(network):
     """{layer name: layer} of the layers that keep running statistics."""
     return {name: layer for name, layer in named_layers(network).items()
             if getattr(layer, "running_mean", None) is not None}
+
+
+def _entries(network):
+    """{checkpoint entry: the array of network it holds}: params, then running statistics."""
+    entries = {f"param/{key}": value for key, value in network.params.items()}
+    for name, layer in _batchnorm_layers(network).items():
+        entries[f"stat/{name}/running_mean"] = layer.running_mean
+        entries[f"stat/{name}/running_var"] = layer.running_var
+    return entries
 
 
 def _generators(network):
@@ -140,14 +156,9 @@ def _optimizer_state(desc):
 
 def save_checkpoint(path, network, optimizer=None, extra=None):
     """Write network (+ optimizer, RNG states, extra) to ``path`` atomically; see the module."""
-    arrays = {}
+    arrays = _entries(network)
     meta = {"format": FORMAT, "version": VERSION, "fastscratch": __version__,
             "network": _describe(network)}
-    for key, value in network.params.items():
-        arrays[f"param/{key}"] = value
-    for name, layer in _batchnorm_layers(network).items():
-        arrays[f"stat/{name}/running_mean"] = layer.running_mean
-        arrays[f"stat/{name}/running_var"] = layer.running_var
     meta["optimizer"] = None if optimizer is None else _describe_optimizer(optimizer, arrays)
     kind, key, pos, has_gauss, cached = np.random.get_state()
     arrays["rng/global/key"] = key
@@ -165,19 +176,50 @@ def save_checkpoint(path, network, optimizer=None, extra=None):
 
 # ---------------------------------------------------------------- load
 
-def _read(path):
-    """(meta, arrays) of the checkpoint at path, its format and version checked."""
+# what save_checkpoint writes into meta besides format and version, and its JSON type
+_META = {"network": dict, "optimizer": (dict, type(None)), "numpy_global_rng": list,
+         "generators": dict, "extra": object}
+
+
+def _open_npz(path):
+    """{entry: array} of the .npz file at path; CheckpointError naming what else it is."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise CheckpointError(f"{path} cannot be read as a checkpoint: "
+                              f"{exc.strerror or exc}") from None
+    if not head:
+        raise CheckpointError(f"{path} is empty, not a checkpoint (an .npz file)")
+    what = kind_of(head)
+    if not head.startswith(b"PK"):
+        raise CheckpointError(f"{path} is {what or 'not a zip file'}, not a checkpoint (an .npz "
+                              "file)" + ("; the book's params.pkl files load with "
+                                         "load_params" if what == "a pickle" else ""))
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
-    except (ValueError, OSError, zipfile.BadZipFile) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise CheckpointError(f"{path} is not a readable checkpoint: {exc}") from None
+    for name, value in arrays.items():
+        if not isinstance(value, np.ndarray):
+            raise CheckpointError(f"{path} is a zip file but not an .npz: its entry {name!r} is "
+                                  "not a .npy array")
+    return arrays
+
+
+def _read(path):
+    """(meta, arrays) of the checkpoint at path, its format, version and metadata checked."""
+    arrays = _open_npz(path)
     if "meta" not in arrays:
         raise CheckpointError(f"{path} is not a fastscratch checkpoint: it has no 'meta' "
                               "entry")
-    meta = json.loads(arrays.pop("meta").tobytes().decode())
+    try:
+        meta = json.loads(arrays.pop("meta").tobytes().decode())
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise CheckpointError(f"{path}: its metadata is not JSON ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a fastscratch checkpoint (format "
                               f"{meta.get('format') if isinstance(meta, dict) else None!r})")
@@ -188,7 +230,14 @@ def _read(path):
                               f"fastscratch ({__version__}) reads version {VERSION} only"
                               + ("; upgrade fastscratch to load it" if newer else
                                  "; there is no migration from that version"))
-    return meta, arrays
+    for key, kind in _META.items():
+        if key not in meta:
+            raise CheckpointError(f"{path}: its metadata has no {key!r} entry")
+        if not isinstance(meta[key], kind):
+            raise CheckpointError(f"{path}: its metadata's {key!r} must be a "
+                                  f"{kind.__name__ if isinstance(kind, type) else 'dict or null'}"
+                                  f", got {type(meta[key]).__name__}")
+    return _unpack(meta, arrays, path), arrays
 
 
 def _differences(saved, now, prefix=""):
@@ -203,7 +252,8 @@ def _differences(saved, now, prefix=""):
     return out
 
 
-def _check_network(meta, network, path):
+def _check_network(meta, arrays, network, path):
+    """Refuse a checkpoint of another network, or whose arrays do not fit this one's."""
     saved, now = meta["network"], _describe(network)
     derived = ("params", "layers", "running_stats")  # follow from the others, if they agree
     diffs = _differences({k: v for k, v in saved.items() if k not in derived},
@@ -211,11 +261,15 @@ def _check_network(meta, network, path):
         or _differences(saved, now)
     if diffs:
         raise CheckpointError(f"{path} does not fit this network:\n  " + "\n  ".join(diffs))
-    targets = list(network.params.values())
-    targets += [getattr(layer, stat) for layer in _batchnorm_layers(network).values()
-                for stat in ("running_mean", "running_var")]
-    for a in targets:
-        if not a.flags.writeable:
+    for entry, target in _entries(network).items():
+        if entry not in arrays:
+            raise CheckpointError(f"{path} has no array {entry!r}")
+        found = arrays[entry]
+        if found.shape != target.shape or found.dtype != target.dtype:
+            raise CheckpointError(f"{path}: {entry} is a {found.dtype} array of shape "
+                                  f"{found.shape}; the network holds {target.dtype} "
+                                  f"{target.shape}")
+        if not target.flags.writeable:
             raise CheckpointError("the network holds a read-only array; load_checkpoint "
                                   "writes its arrays in place")
 
@@ -224,13 +278,37 @@ def _check_optimizer(desc, optimizer, network, path):
     """The optimizer's state tables from the checkpoint, checked against the network."""
     if desc is None:
         raise CheckpointError(f"{path} holds no optimizer; load it with optimizer=None")
-    if desc["class"] != type(optimizer).__name__:
-        raise CheckpointError(f"{path} holds a {desc['class']} optimizer, got "
+    if desc.get("class") != type(optimizer).__name__:
+        raise CheckpointError(f"{path} holds a {desc.get('class')} optimizer, got "
                               f"{type(optimizer).__name__}")
     try:
         optimizer.check_state_dict(_optimizer_state(desc), network.params)
     except ValueError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
+
+
+def _random_states(meta, arrays, network, path):
+    """(NumPy's global RNG state, {generator name: state}) of the checkpoint, each tried on a
+    fresh generator of its kind first."""
+    try:
+        kind, pos, has_gauss, cached = meta["numpy_global_rng"]
+        global_state = (kind, arrays["rng/global/key"], pos, has_gauss, cached)
+        np.random.RandomState().set_state(global_state)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CheckpointError(f"{path}: its NumPy global random state is unreadable "
+                              f"({type(exc).__name__}: {exc})") from None
+    generators = _generators(network)
+    states = meta["generators"]
+    if set(states) != set(generators):
+        raise CheckpointError(f"{path} holds the random states of {sorted(states)}; the "
+                              f"network draws from {sorted(generators)}")
+    for name, state in states.items():
+        try:
+            type(generators[name].bit_generator)().state = state
+        except (ValueError, TypeError, KeyError) as exc:
+            raise CheckpointError(f"{path}: the random state of {name} is unreadable "
+                                  f"({type(exc).__name__}: {exc})") from None
+    return global_state, {generators[name]: state for name, state in states.items()}
 
 
 def load_checkpoint(path, network, optimizer=None, *, accept=None):
@@ -242,22 +320,17 @@ def load_checkpoint(path, network, optimizer=None, *, accept=None):
     """
     path = os.fspath(path)
     meta, arrays = _read(path)
-    meta = _unpack(meta, arrays)
-    _check_network(meta, network, path)
+    _check_network(meta, arrays, network, path)
     if optimizer is not None:
         _check_optimizer(meta["optimizer"], optimizer, network, path)
+    global_state, generator_states = _random_states(meta, arrays, network, path)
     if accept is not None:
         accept(meta["extra"])
-    for key, value in network.params.items():
-        np.copyto(value, arrays[f"param/{key}"])
-    for name, layer in _batchnorm_layers(network).items():
-        np.copyto(layer.running_mean, arrays[f"stat/{name}/running_mean"])
-        np.copyto(layer.running_var, arrays[f"stat/{name}/running_var"])
+    for entry, target in _entries(network).items():
+        np.copyto(target, arrays[entry])
     if optimizer is not None:
         optimizer.load_state_dict(_optimizer_state(meta["optimizer"]))
-    kind, pos, has_gauss, cached = meta["numpy_global_rng"]
-    np.random.set_state((kind, arrays["rng/global/key"], pos, has_gauss, cached))
-    generators = _generators(network)
-    for name, state in meta["generators"].items():
-        generators[name].bit_generator.state = state
+    np.random.set_state(global_state)
+    for generator, state in generator_states.items():
+        generator.bit_generator.state = state
     return meta["extra"]

@@ -21,6 +21,8 @@ import pickletools
 
 import numpy as np
 
+from .file_kinds import kind_of
+
 try:  # NumPy 2 keeps these in numpy._core; pickles from NumPy 1 name numpy.core
     from numpy._core import multiarray as _multiarray, numeric as _numeric
 except ImportError:  # pragma: no cover - NumPy 1
@@ -35,18 +37,15 @@ class UnsafePickleError(PickleFileError):
     """The pickle asks for something other than dicts, lists and NumPy arrays."""
 
 
-# What other files look like when they are passed where a pickle belongs.
-_MAGIC = {b"\x93NUMPY": "a .npy file", b"PK\x03\x04": "a zip file (an .npz or a checkpoint)",
-          b"PK\x05\x06": "an empty zip file", b"\x1f\x8b": "a gzip file"}
 _MEMO_PUTS = ("PUT", "BINPUT", "LONG_BINPUT")
 
 
 def _scan(data):
     """Walk the opcodes of the pickle in data without building anything: each declared length
     must fit in the data, memo indices must be plausible, and a STOP must end it."""
-    for magic, what in _MAGIC.items():
-        if data.startswith(magic):
-            raise PickleFileError(f"this is {what}, not a pickle")
+    what = kind_of(data)
+    if what is not None and what != "a pickle":
+        raise PickleFileError(f"this is {what}, not a pickle")
     try:
         for opcode, arg, pos in pickletools.genops(data):
             # the C unpickler sizes its memo by the largest index it is given
