@@ -277,14 +277,18 @@ def _checkpoint_options(args):
             "nan_guard": {None: False, "stop": True, "rollback": "rollback"}[args.nan_guard]}
 
 
-def _check_output(option, value, path):
-    """Make path's folder (mkdir -p) and check that a file can be written at path by writing
-    and deleting a probe beside it; a UsageError naming the option otherwise."""
+def _check_output(option, value, path, made):
+    """Make path's folder (mkdir -p; the folders made are appended to made, deepest first) and
+    check that a file can be written at path by writing and deleting a probe beside it; a
+    UsageError naming the option otherwise."""
+    missing = [folder for folder in path.parents if not folder.exists()]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"{option} {str(value)!r}: {path.parent} cannot be made a directory: "
                          f"{exc.strerror or exc}") from None
+    finally:
+        made += [folder for folder in missing if folder.is_dir()]
     try:
         if path.is_dir():
             raise IsADirectoryError(errno.EISDIR, "it is a directory")
@@ -296,15 +300,32 @@ def _check_output(option, value, path):
                          f"{exc.strerror or exc}") from None
 
 
-def _check_outputs(args, out):
+def _check_outputs(args, out, made):
     """Every file the run will write can be written (checked before anything runs)."""
     for name in OUTPUTS + (("params.npz",) if args.save_params else ()):
-        _check_output("--save-params" if name == "params.npz" else "--out", out, out / name)
+        _check_output("--save-params" if name == "params.npz" else "--out", out, out / name,
+                      made)
     if args.checkpoint is not None:
-        _check_output("--checkpoint", args.checkpoint, args.checkpoint)
+        _check_output("--checkpoint", args.checkpoint, args.checkpoint, made)
 
 
 def _train(args):
+    """``fastscratch train``; a run that fails or stops removes the folders it made for its
+    outputs while they are still empty."""
+    made, status = [], None
+    try:
+        status = _train_run(args, made)
+        return status
+    finally:
+        if status != 0:
+            for folder in made:  # deepest first
+                try:
+                    folder.rmdir()
+                except OSError:  # not empty: it holds a checkpoint
+                    pass
+
+
+def _train_run(args, made):
     from .backend import use_backend
     from .checkpoint import CheckpointError
     from .dataset import DatasetError
@@ -320,13 +341,13 @@ def _train(args):
     param = _optimizer_param(args)
     checkpoints = _checkpoint_options(args)
     out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-    _check_outputs(args, out)
     use_backend(args.backend)
     if args.threads is not None:
         set_num_threads(args.threads)
     if args.seed is not None:
         np.random.seed(args.seed)
-    network = _network(args)  # before the data: option errors come first
+    network = _network(args)  # before the outputs and the data: option errors come first
+    _check_outputs(args, out, made)
     try:
         (x_train, t_train), (x_test, t_test) = _load_data(args)
     except DatasetError as exc:
