@@ -294,7 +294,7 @@ def _random_states(meta, arrays, network, path):
         kind, pos, has_gauss, cached = meta["numpy_global_rng"]
         global_state = (kind, arrays["rng/global/key"], pos, has_gauss, cached)
         np.random.RandomState().set_state(global_state)
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
         raise CheckpointError(f"{path}: its NumPy global random state is unreadable "
                               f"({type(exc).__name__}: {exc})") from None
     generators = _generators(network)
@@ -305,7 +305,7 @@ def _random_states(meta, arrays, network, path):
     for name, state in states.items():
         try:
             type(generators[name].bit_generator)().state = state
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
             raise CheckpointError(f"{path}: the random state of {name} is unreadable "
                                   f"({type(exc).__name__}: {exc})") from None
     return global_state, {generators[name]: state for name, state in states.items()}

@@ -137,9 +137,10 @@ class _ConvNet(LayeredNet):
         ch08/deep_convnet_params.pkl) into ``params`` in place, cast to the net's dtype.
 
         The file may hold only a dict of float arrays with exactly this net's keys and shapes;
-        anything else raises (safe_pickle.UnsafePickleError for pickle content other than
-        dicts, lists and arrays, ValueError for the wrong keys, shapes or values) before any
-        parameter changes.
+        anything else raises a ValueError naming the file before any parameter changes
+        (safe_pickle.UnsafePickleError for pickle content other than dicts, lists and arrays,
+        safe_pickle.PickleFileError for a file that is not a readable pickle: empty, truncated,
+        corrupt, another kind of file).
         """
         with open(file_name, "rb") as f:
             loaded = safe_pickle.load(f)
