@@ -72,6 +72,14 @@ def _nbytes(shape, dtype):
     return math.prod(shape) * dtype.itemsize
 
 
+def _fitting(wanted, given):
+    """wanted, the bytes an array declares, if they are the ``given`` bytes of its data."""
+    if wanted != given:
+        raise PickleFileError(f"an array declares {wanted} bytes of data but the file holds "
+                              f"{given} bytes for it")
+    return wanted
+
+
 def _size(buffer):
     try:
         return memoryview(buffer).nbytes
@@ -97,9 +105,9 @@ class _PendingArray:
                                   f"{type(state).__name__}")
         shape, dtype, _fortran, data = state[-4:]
         wanted = _nbytes(shape, dtype)
-        if isinstance(data, str):  # Python 2's str, decoded as latin-1: one char per byte
-            data = data.encode("latin1")
-        self._unpickler.charge(wanted, _size(data))
+        # Python 2's str comes decoded as latin-1: one char per byte
+        given = len(data) if isinstance(data, str) else _size(data)
+        self._unpickler.take("arrays", _fitting(wanted, given))
         self.array.__setstate__(state)
 
 
@@ -123,7 +131,7 @@ class _Unpickler(pickle.Unpickler):
         # latin1: how NumPy arrays pickled by Python 2 decode their data
         super().__init__(io.BytesIO(data), encoding="latin1")
         self._size = len(data)
-        self._left = {"arrays": len(data), "bytes": len(data)}
+        self._left = {"arrays": len(data), "byte strings": len(data)}
         self._names = {("numpy", "ndarray"): _NDARRAY, ("numpy", "dtype"): np.dtype,
                        ("_codecs", "encode"): self._encode}
         for module in ("numpy.core", "numpy._core"):
@@ -142,23 +150,20 @@ class _Unpickler(pickle.Unpickler):
         raise UnsafePickleError("refusing to load a persistent id: this file may hold only "
                                 "dicts, lists and NumPy arrays")
 
-    def charge(self, wanted, given, kind="arrays"):
-        """Refuse an array of ``wanted`` bytes given ``given`` bytes of data, or one past the
-        allowance; else take it from the allowance."""
-        if wanted != given:
-            raise PickleFileError(f"an array declares {wanted} bytes of data but the file holds "
-                                  f"{given} bytes for it")
-        if wanted > self._left[kind]:
-            raise PickleFileError(f"the arrays declare more bytes than the {self._size} bytes "
-                                  "of the file")
-        self._left[kind] -= wanted
+    def take(self, kind, n):
+        """Take n bytes from the allowance of kind ('arrays' or 'byte strings'); refuse past
+        it."""
+        if n > self._left[kind]:
+            raise PickleFileError(f"the {kind} it builds take more bytes than the "
+                                  f"{self._size} bytes of the file")
+        self._left[kind] -= n
 
     def _encode(self, text, encoding):
         """``_codecs.encode`` as protocol-2 pickles use it for bytes: latin-1 only."""
         if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
             raise UnsafePickleError(f"_codecs.encode is allowed with 'latin1' only (how "
                                     f"protocol 2 stores bytes), got encoding {encoding!r}")
-        self.charge(len(text), len(text), "bytes")
+        self.take("byte strings", len(text))
         return codecs.encode(text, "latin1")
 
     def _reconstruct(self, cls, shape, dtype):
@@ -173,7 +178,7 @@ class _Unpickler(pickle.Unpickler):
 
     def _frombuffer(self, buffer, dtype, shape, order):
         """Protocol 5's array: ``buffer`` viewed as ``dtype``, reshaped to ``shape``."""
-        self.charge(_nbytes(shape, dtype), _size(buffer))
+        self.take("arrays", _fitting(_nbytes(shape, dtype), _size(buffer)))
         return _numeric._frombuffer(buffer, dtype, shape, order)
 
 
@@ -215,8 +220,8 @@ def _load(data, where):
     except PickleFileError as exc:
         raise type(exc)(f"{where}: {exc}") from None
     except _CORRUPT as exc:
-        raise PickleFileError(f"{where}: not a readable pickle of dicts, lists and arrays "
-                              f"({type(exc).__name__}: {exc})") from None
+        raise PickleFileError(f"{where}: not a readable pickle ({type(exc).__name__}: "
+                              f"{exc})") from None
 
 
 def load(file):

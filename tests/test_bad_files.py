@@ -86,8 +86,11 @@ def _pickle(body):
 def test_the_hand_written_pickles_are_what_numpy_reads():
     """The builders above make real pickles, so what follows refuses only what it should."""
     data = np.arange(6.0).tobytes()
-    for body in (_array((2, 3), "<f8", _bytes(data)), _frombuffer(data, "<f8", (2, 3))):
-        np.testing.assert_array_equal(pickle.loads(_pickle(body)), np.arange(6.0).reshape(2, 3))
+    python2 = b"U" + bytes([len(data)]) + data  # Python 2's str (SHORT_BINSTRING)
+    for body in (_array((2, 3), "<f8", _bytes(data)), _frombuffer(data, "<f8", (2, 3)),
+                 _array((2, 3), "<f8", python2)):
+        np.testing.assert_array_equal(pickle.loads(_pickle(body), encoding="latin1"),
+                                      np.arange(6.0).reshape(2, 3))
         np.testing.assert_array_equal(safe_pickle.loads(_pickle(body)),
                                       np.arange(6.0).reshape(2, 3))
 
@@ -132,7 +135,13 @@ DECLARED = {
     "arrays sharing one memoised data string": (
         _pickle(_bytes(bytes(2 ** 16)) + b"q\x00" + b"0" + b"]" + b"(" + b"".join(
             _array((2 ** 13,), "<f8", b"h\x00") for _ in range(64)) + b"e"),
-        safe_pickle.PickleFileError, "the arrays declare more bytes than the"),
+        safe_pickle.PickleFileError, "the arrays it builds take more bytes than the"),
+    # one 64 KiB text, memoised, encoded to bytes 64 times
+    "bytes encoded again and again from one memoised text": (
+        _pickle(_text("x" * 2 ** 16) + b"q\x00" + b"0" + b"]" + b"(" + b"".join(
+            _call(_global("_codecs", "encode"), b"h\x00", _text("latin1")) for _ in range(64))
+            + b"e"),
+        safe_pickle.PickleFileError, "the byte strings it builds take more bytes than the"),
 }
 
 
