@@ -24,6 +24,7 @@ It restores the optimizer's hyper-parameters and NumPy's global RNG state, and r
 ValueError).
 """
 import json
+import math
 import os
 import zipfile
 import zlib
@@ -176,6 +177,10 @@ def save_checkpoint(path, network, optimizer=None, extra=None):
 
 # ---------------------------------------------------------------- load
 
+_DEFLATE_MOST = 1032  # deflate expands data at most this many times
+_NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0}
+
 # what save_checkpoint writes into meta besides format and version, and its JSON type
 _META = {"network": dict, "optimizer": (dict, type(None)), "numpy_global_rng": list,
          "generators": dict, "extra": object}
@@ -200,14 +205,41 @@ def _open_npz(path):
                                          "load_params" if what == "a pickle" else ""))
     try:
         with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
+            _check_entries(data.zip, path)
+            return {name: data[name] for name in data.files}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        if isinstance(exc, CheckpointError):
+            raise
         raise CheckpointError(f"{path} is not a readable checkpoint: {exc}") from None
-    for name, value in arrays.items():
-        if not isinstance(value, np.ndarray):
+
+
+def _check_entries(archive, path):
+    """Refuse, before any is read, an entry of the zip file ``archive`` that is not a .npy
+    array, or whose header declares other bytes than the entry holds: NumPy allocates what the
+    header declares before it reads the data."""
+    size = os.path.getsize(path)
+    for info in archive.infolist():
+        name = info.filename
+        if not name.endswith(".npy"):
             raise CheckpointError(f"{path} is a zip file but not an .npz: its entry {name!r} is "
                                   "not a .npy array")
-    return arrays
+        most = 1 if info.compress_type == zipfile.ZIP_STORED else _DEFLATE_MOST
+        if info.compress_size > size or info.file_size > most * info.compress_size:
+            raise CheckpointError(f"{path}: its entry {name!r} declares {info.file_size} bytes "
+                                  f"from {info.compress_size}, more than the file can hold")
+        with archive.open(info) as f:
+            read_header = _NPY_HEADERS.get(np.lib.format.read_magic(f))
+            if read_header is None:
+                raise CheckpointError(f"{path}: its entry {name!r} is not a .npy version 1 or "
+                                      "2 array")
+            shape, _, dtype = read_header(f)
+            declared, held = math.prod(shape) * dtype.itemsize, info.file_size - f.tell()
+        if dtype.hasobject:
+            raise CheckpointError(f"{path}: its entry {name!r} is an array of Python objects "
+                                  "(a pickle); a checkpoint holds numeric arrays only")
+        if declared != held:
+            raise CheckpointError(f"{path}: its entry {name!r} declares a {dtype} array of shape "
+                                  f"{shape} ({declared} bytes) but holds {held} bytes")
 
 
 def _read(path):

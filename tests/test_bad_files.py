@@ -405,6 +405,75 @@ def test_a_bad_checkpoint_is_a_value_error_naming_it_and_changes_nothing(case, t
     assert load_checkpoint(good, net, opt) == {"epoch": 2}
 
 
+def _npy_header(shape, descr="<f8"):
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": descr, "fortran_order": False,
+                                                  "shape": shape})
+    return buffer.getvalue()
+
+
+def _deflated_with_size(data, file_size):
+    """A zip file of one deflated entry meta.npy holding data, its directory saying
+    file_size."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("meta.npy", data)
+    raw = buffer.getvalue()
+    central = raw.rindex(b"PK\x01\x02")  # the uncompressed size is at byte 24 of the entry
+    return raw[:central + 24] + struct.pack("<I", file_size) + raw[central + 28:]
+
+
+# .npz entries whose .npy header declares more than they hold (NumPy allocates what the header
+# says before reading): (zip file bytes, what the message says)
+DECLARED_ENTRIES = {
+    "stored entry declaring 256 MiB": (
+        lambda: _stored({"meta.npy": _npy_header((BIG // 8,)) + bytes(16)}),
+        rf"entry 'meta.npy' declares a float64 array of shape \({BIG // 8},\) \({BIG} bytes\) "
+        "but holds 16 bytes"),
+    "deflated entry said to expand to 4 GiB": (
+        lambda: _deflated_with_size(_npy_header((2 ** 29 - 16,)) + bytes(16), 2 ** 32 - 1),
+        "declares 4294967295 bytes from .*, more than the file can hold"),
+    "object array": (lambda: _stored({"meta.npy": _npy_header((2,), "|O") + pickle.dumps([1, 2])}),
+                     "is an array of Python objects"),
+}
+
+
+def _stored(members):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("case", DECLARED_ENTRIES)
+def test_an_npz_entry_declaring_more_than_it_holds_is_refused_before_allocating(case, tmp_path):
+    make, says = DECLARED_ENTRIES[case]
+    path = tmp_path / "ck.npz"
+    path.write_bytes(make())
+    assert path.stat().st_size < 2 ** 17
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointError, match=re.escape(str(path)) + ": .*" + says):
+            load_checkpoint(path, _net())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * MiB, f"{peak / MiB:.0f} MiB allocated"
+
+
+def test_a_checkpoint_recompressed_by_savez_compressed_still_loads(tmp_path):
+    """The checks on .npz entries refuse only what does not fit: deflated entries load."""
+    net, opt = _trained(seed=3)
+    save_checkpoint(tmp_path / "ck.npz", net, opt, extra={"epoch": 2})
+    np.savez_compressed(tmp_path / "small.npz", **_entries(tmp_path / "ck.npz"))
+    assert (tmp_path / "small.npz").stat().st_size < (tmp_path / "ck.npz").stat().st_size
+    other, other_opt = _trained(seed=4)
+    assert load_checkpoint(tmp_path / "small.npz", other, other_opt) == {"epoch": 2}
+    for key, value in net.params.items():
+        np.testing.assert_array_equal(other.params[key], value)
+
+
 def test_a_directory_or_a_missing_file_as_a_checkpoint_is_named(tmp_path):
     net = _net()
     with pytest.raises(CheckpointError, match=rf"{re.escape(str(tmp_path))} cannot be read as a "
