@@ -320,8 +320,8 @@ def _check_optimizer(desc, optimizer, network, path):
 
 
 def _random_states(meta, arrays, network, path):
-    """(NumPy's global RNG state, {generator name: state}) of the checkpoint, each tried on a
-    fresh generator of its kind first."""
+    """(NumPy's global RNG state, {network's Generator: its state}) from the checkpoint, each
+    state tried on a fresh generator of its kind first."""
     try:
         kind, pos, has_gauss, cached = meta["numpy_global_rng"]
         global_state = (kind, arrays["rng/global/key"], pos, has_gauss, cached)
