@@ -541,6 +541,20 @@ def _closed_port():
         return s.getsockname()[1]
 
 
+def test_hpo_run_without_data_leaves_no_study(tmp_path, tmp_path_factory, monkeypatch, capsys):
+    pytest.importorskip("optuna")
+    from fastscratch.hpo import main as hpo
+    monkeypatch.delenv("FASTSCRATCH_DATA", raising=False)
+    monkeypatch.setenv("FASTSCRATCH_CACHE", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("FASTSCRATCH_MNIST_MIRROR", f"http://127.0.0.1:{_closed_port()}/")
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "hpo"
+    assert hpo(["run", "--out", str(out), "--n-trials", "1", "--data-dir",
+                str(tmp_path / "empty")]) == 2
+    assert "MNIST data files not found" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_hpo_run_against_an_unreachable_scheduler_leaves_no_study(tmp_path, mnist_dir, capsys):
     dask = pytest.importorskip("dask")
     pytest.importorskip("distributed")
