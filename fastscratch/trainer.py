@@ -17,6 +17,10 @@ from .optimizer import OPTIMIZERS
 from .progress import EpochBar
 from .run_control import RunControl
 
+# what save_checkpoint keeps of a Trainer (besides the network and optimizer) in ``extra``
+_STATE_KEYS = ("settings", "current_iter", "current_epoch", "train_loss_list", "train_acc_list",
+               "test_acc_list", "history", "since_record", "order")
+
 
 def make_optimizer(optimizer, optimizer_param):
     """An optimizer from a name in OPTIMIZERS (any case) and its keyword arguments, or the given
@@ -261,9 +265,15 @@ class Trainer:
         loaded = {}
 
         def accept(extra):
-            state = (extra or {}).get("trainer")
-            if state is None:
+            state = extra.get("trainer") if isinstance(extra, dict) else None
+            if not isinstance(state, dict):
                 raise checkpoint.CheckpointError(f"{path} holds no Trainer state")
+            missing = [key for key in _STATE_KEYS if key not in state]
+            if missing:
+                raise checkpoint.CheckpointError(f"{path}: its Trainer state lacks {missing}")
+            if not isinstance(state["settings"], dict):
+                raise checkpoint.CheckpointError(f"{path}: its Trainer settings must be a dict, "
+                                                 f"got {type(state['settings']).__name__}")
             now = self._settings()
             diffs = [f"{k}: checkpoint {v!r}, now {now.get(k)!r}"
                      for k, v in state["settings"].items()

@@ -22,6 +22,7 @@ from fastscratch.checkpoint import CheckpointError, load_checkpoint, save_checkp
 from fastscratch.cli import main
 from fastscratch.convnet import SimpleConvNet
 from fastscratch.multi_layer_net_extend import MultiLayerNetExtend
+from fastscratch.trainer import Trainer
 
 BIG = 2 ** 28  # bytes a file may declare without holding them: enough to see if allocated
 MiB = 2 ** 20
@@ -481,6 +482,32 @@ def test_a_directory_or_a_missing_file_as_a_checkpoint_is_named(tmp_path):
         load_checkpoint(tmp_path, net)
     with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path / "none.npz"))):
         load_checkpoint(tmp_path / "none.npz", net)
+
+
+def _trainer(path, seed):
+    rng = np.random.default_rng(0)
+    x, t = rng.random((60, 6)), rng.integers(0, 3, 60)
+    return Trainer(_net(seed), x, t, x[:20], t[:20], epochs=2, mini_batch_size=20,
+                   optimizer="adam", verbose=False, checkpoint_path=path, resume=True)
+
+
+@pytest.mark.parametrize("change,says", [
+    (lambda extra: extra["trainer"].pop("order"), r"its Trainer state lacks \['order'\]"),
+    (lambda extra: extra["trainer"].update(settings=[1]),
+     "its Trainer settings must be a dict, got list"),
+    (lambda extra: extra.update(trainer=[1]), "holds no Trainer state"),
+], ids=["order missing", "settings a list", "trainer a list"])
+def test_resuming_from_a_checkpoint_of_a_bad_trainer_state_changes_nothing(change, says,
+                                                                          tmp_path):
+    good, bad = tmp_path / "good.npz", tmp_path / "bad.npz"
+    _trainer(good, seed=3).train()
+    _with_meta(lambda meta: change(meta["extra"]))(good, bad)
+    trainer = _trainer(bad, seed=4)
+    before = {k: v.copy() for k, v in trainer.network.params.items()}
+    with pytest.raises(CheckpointError, match=re.escape(str(bad)) + ".*" + says):
+        trainer.train()
+    for key, value in before.items():
+        np.testing.assert_array_equal(trainer.network.params[key], value)
 
 
 # ------------------------------------------------------------------ MNIST files
