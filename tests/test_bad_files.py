@@ -306,12 +306,17 @@ def _with_meta(meta_change=None, arrays_change=None, meta_bytes=None):
     return write
 
 
+def _stored(members):
+    """A zip file of members {name: bytes}, stored uncompressed as np.savez does."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return buffer.getvalue()
+
+
 def _zip_with(**members):
-    def write(src, dst):
-        with zipfile.ZipFile(dst, "w") as z:
-            for name, data in members.items():
-                z.writestr(name, data)
-    return write
+    return _bytes_of(_stored(members))
 
 
 def _bytes_of(data):
@@ -437,14 +442,6 @@ DECLARED_ENTRIES = {
     "object array": (lambda: _stored({"meta.npy": _npy_header((2,), "|O") + pickle.dumps([1, 2])}),
                      "is an array of Python objects"),
 }
-
-
-def _stored(members):
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as z:
-        for name, data in members.items():
-            z.writestr(name, data)
-    return buffer.getvalue()
 
 
 @pytest.mark.parametrize("case", DECLARED_ENTRIES)
