@@ -8,7 +8,7 @@ import pytest
 import book_reference as book
 import fastscratch
 from fastscratch import SGD, AdaGrad, Adam, Momentum, MultiLayerNet, Nesterov, RMSprop
-from fastscratch.optimizer import OPTIMIZERS as REGISTRY
+from fastscratch.optimizer import OPTIMIZERS as REGISTRY, Hyper
 
 OPTIMIZERS = [(SGD, {"lr": 0.1}), (Momentum, {"lr": 0.05, "momentum": 0.8}),
               (Nesterov, {"lr": 0.05}), (AdaGrad, {"lr": 0.1}),
@@ -122,17 +122,17 @@ def test_one_registry_for_trainer_cli_and_hpo():
 
 
 @pytest.mark.parametrize("cls", list(REGISTRY.values()), ids=list(REGISTRY))
-def test_constructor_and_kernel_scalars_follow_the_declared_hyperparameters(cls):
-    """The constructor takes the declared hyper-parameters with their defaults; the kernel takes
-    p, g, the state arrays, then one scalar per hyper-parameter and constant."""
+def test_constructor_is_the_books_and_checks_each_hyperparameter(cls):
+    """The constructor has the book's parameters and defaults; each is a checked attribute
+    that hyperparameters() reports."""
     sig = inspect.signature(cls)
-    assert tuple(sig.parameters) == cls.hyper_names
+    assert sig == inspect.signature(getattr(book, cls.__name__))
     assert cls().hyperparameters() == {n: p.default for n, p in sig.parameters.items()}
-    for name in fastscratch.backend.BACKENDS:
-        op = getattr(fastscratch.backend.operations(name), cls.kernel)
-        arity = len(inspect.signature(getattr(op, "serial", op)).parameters)
-        assert arity == 2 + len(cls.state_names) + len(cls.hyper_names) + len(cls.constants)
-    with pytest.raises(TypeError, match=rf"{cls.__name__}\(lr=.*unexpected keyword argument 'x'"):
+    for name in sig.parameters:
+        assert isinstance(getattr(cls, name), Hyper), name
+        with pytest.raises(ValueError, match=rf"{name} must be a (finite )?number"):
+            cls(**{name: -1.0})
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'x'"):
         cls(x=1)
 
 
