@@ -109,7 +109,10 @@ class Optimizer:
             raise ValueError(f"{type(self).__name__} hyper-parameters are {names}, "
                              f"the state has {tuple(hyper)}")
         for name, value in hyper.items():
-            getattr(type(self), name).check(name, value)
+            try:
+                getattr(type(self), name).check(name, value)
+            except TypeError as exc:  # a value of the wrong kind: this state does not fit either
+                raise ValueError(str(exc)) from None
         if set(state["state"]) != set(self.state_names):
             raise ValueError(f"{type(self).__name__} state tables are {self.state_names}, the "
                              f"state has {tuple(state['state'])}")

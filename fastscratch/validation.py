@@ -37,8 +37,11 @@ def _found(a):
 
 
 def _real(name, value, expected):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) \
-            or not math.isfinite(value):
+    """value if it is a finite real number; TypeError for another kind (bool included),
+    ValueError for NaN or Inf."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be {expected}, got {_found(value)}")
+    if not math.isfinite(value):
         raise ValueError(f"{name} must be {expected}, got {_found(value)}")
     return value
 
@@ -58,14 +61,15 @@ def fraction(name, value):
 
 
 def positive_int(name, value, none_ok=False, least=1):
-    """An int >= least (1 unless given; bool refused), returned as int; None passes when
-    none_ok."""
+    """An int >= least (1 unless given), returned as int; None passes when none_ok. TypeError
+    for another kind (bool and float included), ValueError for an int below least."""
     if none_ok and value is None:
         return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
-            or value < least:
-        expected = ("a positive int" if least == 1 else f"an int >= {least}") + \
-            (" or None" if none_ok else "")
+    expected = ("a positive int" if least == 1 else f"an int >= {least}") + \
+        (" or None" if none_ok else "")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be {expected}, got {_found(value)}")
+    if value < least:
         raise ValueError(f"{name} must be {expected}, got {_found(value)}")
     return int(value)
 
