@@ -3,6 +3,7 @@ dying workers, failing trials), resuming from SQLite, pruning, reports, retraini
 The external-cluster tests are in test_hpo_cluster.py."""
 import argparse
 import functools
+import inspect
 import json
 import os
 import subprocess
@@ -322,3 +323,18 @@ def test_python_dash_m_entry_point():
     proc = subprocess.run([sys.executable, "-m", "fastscratch.hpo", "run", "--help"], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "--n-workers" in proc.stdout and "--scheduler" in proc.stdout
+
+
+def test_both_executors_have_the_executor_interface():
+    """SerialExecutor (an instance) and DaskExecutor (its class: making one starts a cluster)
+    have every member of hpo.executor.Executor; a class lacking one is not an Executor."""
+    from fastscratch.hpo.execution import SerialExecutor
+    from fastscratch.hpo.executor import Executor
+    assert isinstance(SerialExecutor(train_trial, split=None), Executor)
+    assert not isinstance(argparse.Namespace(threads=None, capacity=1, submit=print,
+                                             close=print), Executor)  # no next_done
+    pytest.importorskip("distributed")
+    from fastscratch.hpo.cluster import DaskExecutor
+    assert all(callable(getattr(DaskExecutor, name)) for name in ("submit", "next_done", "close"))
+    assert isinstance(DaskExecutor.capacity, property)
+    assert "threads" in inspect.signature(DaskExecutor).parameters

@@ -6,7 +6,7 @@ import sys
 
 from optuna.trial import TrialState
 
-from .execution import ClusterError
+from .executor import ClusterError
 from .report import failed_trials, failure_summary, format_table, write_report
 from .retrain import retrain_best
 from .space import OPTIMIZERS, SearchSpace
