@@ -18,7 +18,7 @@ from fastscratch.checkpoint import load_checkpoint, save_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 
-OPTIMIZERS = [(SGD, {"lr": 0.1}), (Momentum, {"lr": 0.05}), (Nesterov, {"lr": 0.05}),
+CASES = [(SGD, {"lr": 0.1}), (Momentum, {"lr": 0.05}), (Nesterov, {"lr": 0.05}),
               (AdaGrad, {"lr": 0.1}), (RMSprop, {"lr": 0.01}), (Adam, {"lr": 0.01})]
 DATA = np.random.default_rng(0)
 X_TRAIN = DATA.random((200, 12))
@@ -43,7 +43,7 @@ def _steps(net, opt, n):
 
 
 @pytest.mark.parametrize("own_rng", [True, False], ids=["seeded-net", "global-rng-net"])
-@pytest.mark.parametrize("cls,kwargs", OPTIMIZERS, ids=[c.__name__ for c, _ in OPTIMIZERS])
+@pytest.mark.parametrize("cls,kwargs", CASES, ids=[c.__name__ for c, _ in CASES])
 def test_resuming_from_a_checkpoint_equals_not_stopping(cls, kwargs, own_rng, tmp_path,
                                                         backend_name):
     """float64, batch norm + dropout + weight decay: the identical loss sequence."""

@@ -122,8 +122,8 @@ def test_command_table_and_help(capsys):
     assert main(["train", "--help"]) == 0
     out = capsys.readouterr().out
     for option in ("--hidden", "--activation", "--optimizer", "--lr", "--momentum", "--beta1",
-                   "--beta2", "--decay-rate", "--batch-size", "--epochs", "--weight-init", "--batchnorm",
-                   "--dropout", "--weight-decay", "--dtype", "--threads", "--seed",
+                   "--beta2", "--decay-rate", "--batch-size", "--epochs", "--weight-init",
+                   "--batchnorm", "--dropout", "--weight-decay", "--dtype", "--threads", "--seed",
                    "--data-dir", "--dataset", "--out", "--save-params", "--backend",
                    "--train-size", "--test-size", "--quiet"):
         assert option in out

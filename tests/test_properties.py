@@ -221,11 +221,11 @@ def _labels(draw, n, c):
     return labels.astype(sometimes(draw, LABEL_DTYPES, BAD_LABEL_DTYPES))
 
 
-OPTIMIZERS = [SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam]
+OPTIMIZER_CLASSES = [SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam]
 
 
 @SETTINGS
-@given(data=st.data(), cls=st.sampled_from(OPTIMIZERS),
+@given(data=st.data(), cls=st.sampled_from(OPTIMIZER_CLASSES),
        shapes_=st.lists(st.tuples(st.integers(1, 4), st.integers(1, 4)), min_size=1,
                         max_size=3),
        dtype=st.sampled_from(FLOATS))
