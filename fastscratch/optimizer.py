@@ -18,7 +18,6 @@ replaced by writable copies.
 """
 import functools
 import inspect
-import numbers
 
 import numpy as np
 
@@ -43,10 +42,6 @@ class Hyper:
 
     def __set__(self, obj, value):
         obj.__dict__[self.name] = self.check(self.name, value)
-
-
-def _is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 def _found(value):
@@ -133,7 +128,7 @@ class Optimizer:
                 if params is None:
                     continue
                 p = params.get(key)
-                like = np.asarray(p, np.float64) if _is_number(p) else p
+                like = np.asarray(p, np.float64) if validation.is_real(p) else p
                 if not isinstance(like, np.ndarray) or value.shape != like.shape or \
                         value.dtype != like.dtype:
                     found = "there is no such param" if p is None else \
@@ -179,9 +174,9 @@ class Optimizer:
                 raise ValueError(f"grads has no entry for params key {key!r}; grads must have "
                                  "the keys of params")
             g = grads[key]
-            if _is_number(p):
-                if not (_is_number(g) or isinstance(g, np.ndarray) and g.shape == ()
-                        and _is_number(g[()])):
+            if validation.is_real(p):
+                if not (validation.is_real(g) or isinstance(g, np.ndarray) and g.shape == ()
+                        and validation.is_real(g[()])):
                     raise TypeError(f"grads[{key!r}] must be a real number like params[{key!r}], "
                                     f"got {_found(g)}")
                 items.append((key, p, g, True))

@@ -86,12 +86,18 @@ def test_split_indices_rejects_impossible_splits(kwargs, word):
         split_indices(60000, DataSpec(**kwargs))
 
 
-@pytest.mark.parametrize("kwargs, word", [
-    (dict(lr=(1e-2, 1e-6)), "lr"), (dict(weight_decay=(0, 1e-4)), "weight_decay"),
-    (dict(optimizer=("sgd", "lbfgs")), "optimizer"), (dict(hidden_units=(0,)), "hidden_units"),
-    (dict(batchnorm=("yes",)), "batchnorm"), (dict(dropout=(0.2, 1.5)), "dropout")])
-def test_search_space_rejects_bad_ranges(kwargs, word):
-    with pytest.raises(ValueError, match=word):
+@pytest.mark.parametrize("kwargs, error, word", [
+    (dict(lr=(1e-2, 1e-6)), ValueError, "lr"),
+    (dict(weight_decay=(0, 1e-4)), ValueError, "weight_decay"),
+    (dict(optimizer=("sgd", "lbfgs")), ValueError, r"optimizer\[1\] must be one of 'sgd'"),
+    (dict(optimizer=("sgd", "sgd")), ValueError, "optimizer must be a non-empty sequence of "
+                                                 "distinct values"),
+    (dict(hidden_units=(0,)), ValueError, r"hidden_units\[0\] must be a positive int"),
+    (dict(hidden_layers=2), TypeError, "hidden_layers must be a sequence"),
+    (dict(batchnorm=("yes",)), TypeError, r"batchnorm\[0\] must be True or False"),
+    (dict(dropout=(0.2, 1.5)), ValueError, "dropout")])
+def test_search_space_rejects_bad_ranges(kwargs, error, word):
+    with pytest.raises(error, match=word):
         SearchSpace(**kwargs)
 
 

@@ -173,7 +173,7 @@ def run_hpo_command(args):
     except (ClusterError, TrialsFailedError) as exc:
         print(f"fastscratch hpo: error: {exc}", file=sys.stderr)
         return 1
-    except (ValueError, KeyError, FileNotFoundError, ImportError) as exc:
+    except (TypeError, ValueError, KeyError, FileNotFoundError, ImportError) as exc:
         print(f"fastscratch hpo: error: {exc}", file=sys.stderr)
         return 2
     return 0
