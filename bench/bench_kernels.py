@@ -17,9 +17,10 @@ from fastscratch.benchtools.results import tag
 from fastscratch.benchtools.steps import layer_sizes
 
 # optimizer: (number of state arrays, scalars before the cast to the array dtype)
-OPTIMIZERS = {"sgd": (0, (0.01,)), "momentum": (1, (0.01, 0.9)), "nesterov": (1, (0.01, 0.9)),
-              "adagrad": (1, (0.01, OPTIMIZER_EPS)), "rmsprop": (1, (0.01, 0.99, OPTIMIZER_EPS)),
-              "adam": (2, (0.001, 0.9, 0.999, OPTIMIZER_EPS))}
+OPTIM_KERNELS = {"sgd": (0, (0.01,)), "momentum": (1, (0.01, 0.9)),
+                 "nesterov": (1, (0.01, 0.9)), "adagrad": (1, (0.01, OPTIMIZER_EPS)),
+                 "rmsprop": (1, (0.01, 0.99, OPTIMIZER_EPS)),
+                 "adam": (2, (0.001, 0.9, 0.999, OPTIMIZER_EPS))}
 
 
 def implementations(module, name):
@@ -153,7 +154,7 @@ def param_sizes(name):
 
 def optimizer_builder(name):
     """Builder of one update call per parameter array: (p, g, states..., scalars...)."""
-    n_states, scalars = OPTIMIZERS[name]
+    n_states, scalars = OPTIM_KERNELS[name]
 
     def build(param_set, dtype, rng):
         calls = []
@@ -173,15 +174,15 @@ CLASSES = [("softmax_ce", "softmax_ce_forward"), ("softmax_ce", "softmax_ce_back
 CONV = [("conv", "conv_forward"), ("conv", "conv_backward")]
 POOL = [("pool", "pool_forward"), ("pool", "pool_backward")]
 BUILDERS = {name: globals()["build_" + name] for _, name in MATRIX + CLASSES + CONV + POOL}
-BUILDERS.update({name: optimizer_builder(name) for name in OPTIMIZERS})
-IMPLS = {name: implementations(module, name)
-         for module, name in MATRIX + CLASSES + CONV + POOL + [("optim", o) for o in OPTIMIZERS]}
+BUILDERS.update({name: optimizer_builder(name) for name in OPTIM_KERNELS})
+IMPLS = {name: implementations(module, name) for module, name in
+         MATRIX + CLASSES + CONV + POOL + [("optim", o) for o in OPTIM_KERNELS]}
 
 
 def _cases():
     sizes = [(MATRIX, settings.SHAPES), (CLASSES, settings.CLASS_SHAPES),
              (CONV, settings.CONV_CASES), (POOL, settings.POOL_CASES),
-             ([("optim", o) for o in OPTIMIZERS], settings.PARAM_SETS)]
+             ([("optim", o) for o in OPTIM_KERNELS], settings.PARAM_SETS)]
     for names, size_list in sizes:
         for _, name in names:
             for size in size_list:
@@ -220,7 +221,7 @@ def test_kernel(benchmark, name, size, dtype, impl):
     calls, fresh = BUILDERS[name](size, dtype, np.random.default_rng(0))
     elements = sum(args[0].size for args in calls)
     extra = {"elements": elements}
-    if name in OPTIMIZERS:  # bytes read and written: p, g and the state, then p and the state
-        extra["bytes"] = (3 + 2 * OPTIMIZERS[name][0]) * elements * dtype.itemsize
+    if name in OPTIM_KERNELS:  # bytes read and written: p, g and the state, then p and state
+        extra["bytes"] = (3 + 2 * OPTIM_KERNELS[name][0]) * elements * dtype.itemsize
     tag(benchmark, "kernel", name, f"{size_label(size)}-{dtype.name}", impl, **extra)
     time_calls(benchmark, IMPLS[name][impl], calls, fresh)

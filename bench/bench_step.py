@@ -7,7 +7,7 @@ import settings
 
 import fastscratch
 from fastscratch.benchtools.results import tag
-from fastscratch.benchtools.steps import (OPTIMIZERS, fastscratch_step, gemm_floor_step,
+from fastscratch.benchtools.steps import (STEP_OPTIMIZERS, fastscratch_step, gemm_floor_step,
                                           torch_step)
 
 
@@ -17,7 +17,7 @@ def _cases():
     for impls in (("numba", "numpy", "gemm_floor"), ("torch",)):
         for threads in settings.THREAD_COUNTS:
             for arch, batch in settings.STEP_CASES:
-                for optimizer in OPTIMIZERS:
+                for optimizer in STEP_OPTIMIZERS:
                     for dtype in settings.DTYPES:
                         for impl in impls:
                             yield pytest.param(

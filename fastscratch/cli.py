@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 failure while running (e.g. data not found), 2 bad argu
 """
 import argparse
 import errno
+import inspect
 import json
 import sys
 import tempfile
@@ -93,10 +94,61 @@ def _weight_init(text):
 # ------------------------------------------------------------------ train
 
 OUTPUTS = ("history.json", "history.csv", "training.png")  # written into --out
-LR_DEFAULTS = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.01,
-               "rmsprop": 0.001, "adam": 0.001}
-OPTIMIZER_OPTIONS = {"momentum": ("momentum", "nesterov"), "beta1": ("adam",),
-                     "beta2": ("adam",)}
+
+
+def _hyperparameters():
+    """{hyper-parameter: {optimizer name: its default}} over OPTIMIZERS' constructors, lr first
+    (every optimizer has it): each becomes an option (decay_rate: --decay-rate)."""
+    found = {}
+    for name, cls in OPTIMIZERS.items():
+        for param in inspect.signature(cls).parameters.values():
+            found.setdefault(param.name, {})[name] = param.default
+    return found
+
+
+def _start_lr(name):
+    """The learning rate ``train`` uses for optimizer ``name`` without --lr: its train_lr, or
+    its constructor's default."""
+    cls = OPTIMIZERS[name]
+    return inspect.signature(cls).parameters["lr"].default if cls.train_lr is None \
+        else cls.train_lr
+
+
+def _hyperparameter(name, defaults):
+    """An argparse type for hyper-parameter ``name`` of the optimizers in ``defaults`` ({name:
+    default}): a number (an int where every default is an int) that passes each one's check."""
+    checks = {getattr(OPTIMIZERS[owner], name).check for owner in defaults}
+    whole = all(isinstance(d, int) and not isinstance(d, bool) for d in defaults.values())
+
+    def parse(text):
+        try:
+            value = int(text) if whole else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {'an integer' if whole else 'a number'}, got {text!r}") from None
+        try:
+            for check in checks:
+                check(name, value)
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return value
+    return parse
+
+
+def _optimizer_arguments(group):
+    """--optimizer, --lr and one option per other hyper-parameter of OPTIMIZERS."""
+    group.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam")
+    group.add_argument("--lr", type=_number(0, low_open=True), default=None,
+                       help="learning rate (default: " + ", ".join(
+                           f"{name} {_start_lr(name)}" for name in OPTIMIZERS) + ")")
+    for name, defaults in _hyperparameters().items():
+        if name == "lr":
+            continue
+        values = set(defaults.values())
+        default = (f"default {values.pop()}" if len(values) == 1 else
+                   "defaults " + ", ".join(f"{k} {v}" for k, v in defaults.items()))
+        group.add_argument("--" + name.replace("_", "-"), type=_hyperparameter(name, defaults),
+                           default=None, help=f"{' / '.join(defaults)} only ({default})")
 
 
 MODELS = ("mlp", "convnet", "deepconvnet")
@@ -122,15 +174,7 @@ def _train_arguments(p):
     net.add_argument("--weight-decay", type=_number(0), default=0.0, metavar="LAMBDA")
     net.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     opt = p.add_argument_group("optimization")
-    opt.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam")
-    opt.add_argument("--lr", type=_number(0, low_open=True), default=None,
-                     help="learning rate (default: " + ", ".join(
-                         f"{k} {v}" for k, v in LR_DEFAULTS.items()) + ")")
-    opt.add_argument("--momentum", type=_number(0, 1), default=None,
-                     help="momentum / nesterov only (default 0.9)")
-    opt.add_argument("--beta1", type=_number(0, 1), default=None, help="adam only (default 0.9)")
-    opt.add_argument("--beta2", type=_number(0, 1), default=None,
-                     help="adam only (default 0.999)")
+    _optimizer_arguments(opt)
     opt.add_argument("--batch-size", type=positive_int, default=100)
     opt.add_argument("--epochs", type=positive_int, default=None,
                      help="default 5 (convnet/deepconvnet: 20, as the book's scripts)")
@@ -172,15 +216,15 @@ def _train_arguments(p):
 
 def _optimizer_param(args):
     """The optimizer's keyword arguments; UsageError for an option it does not have."""
-    param = {"lr": args.lr if args.lr is not None else LR_DEFAULTS[args.optimizer]}
-    for option, owners in OPTIMIZER_OPTIONS.items():
-        value = getattr(args, option)
-        if value is None:
+    param = {"lr": args.lr if args.lr is not None else _start_lr(args.optimizer)}
+    for name, owners in _hyperparameters().items():
+        value = getattr(args, name)
+        if name == "lr" or value is None:
             continue
         if args.optimizer not in owners:
-            raise UsageError(f"--{option} applies to --optimizer {' or '.join(owners)}, not "
-                             f"{args.optimizer}")
-        param[option] = value
+            raise UsageError(f"--{name.replace('_', '-')} applies to --optimizer "
+                             f"{' or '.join(owners)}, not {args.optimizer}")
+        param[name] = value
     return param
 
 

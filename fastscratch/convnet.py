@@ -7,7 +7,6 @@ Images are (N, C, H, W) as ``input_dim`` says (``load_mnist(flatten=False)``), c
 net's ``dtype``. ``load_params`` reads the book's pickled files without running pickle code
 (``safe_pickle``).
 """
-import numbers
 import pickle
 from collections import OrderedDict
 
@@ -32,12 +31,10 @@ def _conv_param(name, conv_param):
     if not isinstance(conv_param, dict) or set(conv_param) != set(keys):
         raise ValueError(f"{name} must be a dict with the keys {', '.join(keys)}, got "
                          f"{conv_param!r}")
-    pad = conv_param["pad"]
-    if isinstance(pad, bool) or not isinstance(pad, numbers.Integral) or pad < 0:
-        raise ValueError(f"{name}['pad'] must be an int >= 0, got {pad!r}")
     return (validation.positive_int(f"{name}['filter_num']", conv_param["filter_num"]),
             validation.positive_int(f"{name}['filter_size']", conv_param["filter_size"]),
-            int(pad), validation.positive_int(f"{name}['stride']", conv_param["stride"]))
+            validation.positive_int(f"{name}['pad']", conv_param["pad"], least=0),
+            validation.positive_int(f"{name}['stride']", conv_param["stride"]))
 
 
 def _conv_out(name, size, filter_size, pad, stride):
@@ -182,10 +179,7 @@ class SimpleConvNet(_ConvNet):
         self._init_common(input_dim, output_size, dtype, seed, rng)
         filter_num, filter_size, pad, stride = _conv_param("conv_param", conv_param)
         hidden_size = validation.positive_int("hidden_size", hidden_size)
-        if isinstance(weight_init_std, bool) or not isinstance(weight_init_std, numbers.Real) \
-                or not np.isfinite(weight_init_std) or weight_init_std <= 0:
-            raise ValueError(f"weight_init_std must be a finite number > 0, got "
-                             f"{weight_init_std!r}")
+        validation.positive("weight_init_std", weight_init_std)
         channels, height, width = self.input_dim
         out_h = _conv_out("conv_param", height, filter_size, pad, stride)
         out_w = _conv_out("conv_param", width, filter_size, pad, stride)

@@ -16,21 +16,22 @@ Grads are not scanned for NaN/Inf (that would cost a pass over every gradient ea
 networks check their inputs instead). State arrays set from outside that are read-only are
 replaced by writable copies.
 """
+import functools
 import inspect
-import numbers
 
 import numpy as np
 
 from . import backend, validation
 from .constants import OPTIMIZER_EPS
+from .kernels import optim as kernels
+from .reference import optim as twins
 
 
 class Hyper:
-    """A declared hyper-parameter: its default, and ``check(name, value)`` that every
-    assignment goes through."""
+    """A hyper-parameter attribute whose every assignment goes through ``check(name, value)``
+    (the constructor's, and any later ``opt.lr = ...``)."""
 
-    def __init__(self, default, check):
-        self.default = default
+    def __init__(self, check):
         self.check = check
 
     def __set_name__(self, owner, name):
@@ -43,64 +44,42 @@ class Hyper:
         obj.__dict__[self.name] = self.check(self.name, value)
 
 
-def _is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-
-
 def _found(value):
     return str(value.dtype) if isinstance(value, np.ndarray) else type(value).__name__
+
+
+@functools.cache
+def hyperparameter_names(cls):
+    """The names of an optimizer class's hyper-parameters: its constructor's parameters, in
+    their order (each one a ``Hyper`` attribute of the class)."""
+    return tuple(inspect.signature(cls.__init__).parameters)[1:]
 
 
 class Optimizer:
     """The base of the optimizers: checks, per-key state, one kernel call per parameter array.
 
-    A subclass declares
-      * ``kernel``: the backend operation, called as kernel(p, g, *state, *scalars);
-      * its hyper-parameters as ``Hyper`` attributes, ``lr`` first: in that order they are the
-        constructor's arguments (defaults from the declarations) and the kernel's scalars;
-      * ``state_names``: its per-key state tables, e.g. ("v",); each starts as None, as in the
-        book, and maps a params key to an array like that entry;
-      * ``constants``: scalars the kernel takes after the hyper-parameters, e.g. its epsilon;
-      * ``counters``: step counts kept between updates, e.g. ("iter",) for Adam;
-    and may override ``_step_lr()``, the learning rate of this step (Adam's bias correction).
+    A subclass writes out
+      * ``__init__(self, lr, ...)``: its hyper-parameters with the book's defaults, each assigned
+        to a ``Hyper`` attribute of the class (which checks it), and its state tables and
+        counters set to None and 0 as the book does, after ``super().__init__()``;
+      * ``update(self, params, grads)``: ``self._apply(params, grads, kernel, twin, *scalars)``
+        with its kernel from kernels/optim.py, its NumPy twin and the kernel's scalars;
+    and declares ``state_names``, its per-key state tables in the kernel's argument order (each
+    maps a params key to an array like that entry), and ``counters``, the step counts it keeps
+    (e.g. ("iter",) for Adam); state_dict() saves both. ``train_lr`` is the learning rate
+    ``fastscratch train`` starts from (None: the constructor's default).
     """
 
-    kernel = None
     state_names = ()
-    constants = ()
     counters = ()
-    hyper_names = ()
+    train_lr = None
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        hypers = {}
-        for klass in reversed(cls.__mro__):
-            hypers.update({name: value for name, value in vars(klass).items()
-                           if isinstance(value, Hyper)})
-        if list(hypers)[:1] != ["lr"]:
-            raise TypeError(f"{cls.__name__} must declare lr as its first Hyper attribute")
-        cls.hyper_names = tuple(hypers)
-        cls.__signature__ = inspect.Signature(
-            [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=h.default)
-             for name, h in hypers.items()])
-
-    def __init__(self, *args, **kwargs):
-        try:
-            bound = self.__signature__.bind(*args, **kwargs)
-        except TypeError as exc:
-            raise TypeError(f"{type(self).__name__}{self.__signature__}: {exc}") from None
-        bound.apply_defaults()
-        for name, value in bound.arguments.items():
-            setattr(self, name, value)
-        for name in self.state_names:
-            setattr(self, name, None)
-        for name in self.counters:
-            setattr(self, name, 0)
+    def __init__(self):
         self._views = {}  # key -> ([param, *state], their flat views or None)
 
     def hyperparameters(self):
         """{name: value} of the constructor's arguments, as they are now."""
-        return {name: getattr(self, name) for name in self.hyper_names}
+        return {name: getattr(self, name) for name in hyperparameter_names(type(self))}
 
     # ------------------------------------------------------------ state
 
@@ -120,12 +99,15 @@ class Optimizer:
                 or not isinstance(state.get("state"), dict):
             raise ValueError(f"a {type(self).__name__} state must be a dict with 'hyperparameters' "
                              f"and 'state' dicts, got {_found(state)}")
-        hyper = state["hyperparameters"]
-        if set(hyper) != set(self.hyper_names):
-            raise ValueError(f"{type(self).__name__} hyper-parameters are {self.hyper_names}, "
+        hyper, names = state["hyperparameters"], hyperparameter_names(type(self))
+        if set(hyper) != set(names):
+            raise ValueError(f"{type(self).__name__} hyper-parameters are {names}, "
                              f"the state has {tuple(hyper)}")
         for name, value in hyper.items():
-            getattr(type(self), name).check(name, value)
+            try:
+                getattr(type(self), name).check(name, value)
+            except TypeError as exc:  # a value of the wrong kind: this state does not fit either
+                raise ValueError(str(exc)) from None
         if set(state["state"]) != set(self.state_names):
             raise ValueError(f"{type(self).__name__} state tables are {self.state_names}, the "
                              f"state has {tuple(state['state'])}")
@@ -146,7 +128,7 @@ class Optimizer:
                 if params is None:
                     continue
                 p = params.get(key)
-                like = np.asarray(p, np.float64) if _is_number(p) else p
+                like = np.asarray(p, np.float64) if validation.is_real(p) else p
                 if not isinstance(like, np.ndarray) or value.shape != like.shape or \
                         value.dtype != like.dtype:
                     found = "there is no such param" if p is None else \
@@ -180,10 +162,6 @@ class Optimizer:
 
     # ------------------------------------------------------------ update
 
-    def _step_lr(self):
-        """The learning rate of this step (called once per update)."""
-        return self.lr
-
     def _checked(self, params, grads):
         """Check every key before any update; returns [(key, p, g, is_number)]."""
         if not hasattr(params, "keys") or not hasattr(grads, "keys"):
@@ -196,9 +174,9 @@ class Optimizer:
                 raise ValueError(f"grads has no entry for params key {key!r}; grads must have "
                                  "the keys of params")
             g = grads[key]
-            if _is_number(p):
-                if not (_is_number(g) or isinstance(g, np.ndarray) and g.shape == ()
-                        and _is_number(g[()])):
+            if validation.is_real(p):
+                if not (validation.is_real(g) or isinstance(g, np.ndarray) and g.shape == ()
+                        and validation.is_real(g[()])):
                     raise TypeError(f"grads[{key!r}] must be a real number like params[{key!r}], "
                                     f"got {_found(g)}")
                 items.append((key, p, g, True))
@@ -254,86 +232,133 @@ class Optimizer:
         return arrays, flat
 
     def update(self, params, grads):
-        """Update every entry of ``params`` from ``grads`` (dicts with the same keys)."""
-        items = self._checked(params, grads)
-        scalars = (self._step_lr(), *(getattr(self, name) for name in self.hyper_names[1:]),
-                   *self.constants)
-        plain = getattr(backend.operations("numpy"), self.kernel)
-        op = getattr(backend.ops, self.kernel)
+        """Update every entry of ``params`` from ``grads`` (dicts with the same keys) in place."""
+        raise NotImplementedError
+
+    def _apply(self, params, grads, kernel, twin, *scalars):
+        """Check every entry (a rejected call changes nothing), then run ``kernel(p, g, *state,
+        *scalars)`` (the state arrays in ``state_names`` order) on each: C-contiguous arrays as
+        flat views on ``kernel`` (``twin`` on the numpy backend), other layouts on ``twin`` in
+        place, numbers on ``twin`` in float64 (the result replaces the params entry). The
+        scalars are cast to each entry's dtype."""
+        if backend.name_in_use == "numpy":
+            kernel = twin
         typed = {}
-        for key, p, g, is_number in items:
+        for key, p, g, is_number in self._checked(params, grads):
             if is_number:
                 p0 = np.array(p, dtype=np.float64)
-                plain(p0, np.array(g, dtype=np.float64), *self._state(key, p0),
-                      *(np.float64(s) for s in scalars))
+                twin(p0, np.array(g, dtype=np.float64), *self._state(key, p0),
+                     *(np.float64(s) for s in scalars))
                 params[key] = p0[()]
                 continue
             if p.dtype not in typed:
                 typed[p.dtype] = tuple(p.dtype.type(s) for s in scalars)
             arrays, flat = self._views_of(key, p)
             if flat is not None:
-                op(flat[0], g.reshape(-1), *flat[1:], *typed[p.dtype])
+                kernel(flat[0], g.reshape(-1), *flat[1:], *typed[p.dtype])
             else:
-                plain(arrays[0], g, *arrays[1:], *typed[p.dtype])
+                twin(arrays[0], g, *arrays[1:], *typed[p.dtype])
 
 
 class SGD(Optimizer):
     """Stochastic gradient descent: p -= lr * g."""
 
-    kernel = "sgd"
-    lr = Hyper(0.01, validation.nonnegative)
+    lr = Hyper(validation.nonnegative)
+    train_lr = 0.1
+
+    def __init__(self, lr=0.01):
+        super().__init__()
+        self.lr = lr
+
+    def update(self, params, grads):
+        self._apply(params, grads, kernels.sgd, twins.sgd, self.lr)
 
 
 class Momentum(Optimizer):
     """v = momentum * v - lr * g; p += v."""
 
-    kernel = "momentum"
+    lr = Hyper(validation.nonnegative)
+    momentum = Hyper(validation.fraction)
     state_names = ("v",)
-    lr = Hyper(0.01, validation.nonnegative)
-    momentum = Hyper(0.9, validation.fraction)
+
+    def __init__(self, lr=0.01, momentum=0.9):
+        super().__init__()
+        self.lr = lr
+        self.momentum = momentum
+        self.v = None
+
+    def update(self, params, grads):
+        self._apply(params, grads, kernels.momentum, twins.momentum, self.lr, self.momentum)
 
 
 class Nesterov(Momentum):
-    """Nesterov's accelerated gradient in the book's current form: p += momentum^2 * v;
-    p -= (1 + momentum) * lr * g; then v = momentum * v - lr * g."""
+    """Nesterov's accelerated gradient in the book's current form, with Momentum's constructor
+    and state: p += momentum^2 * v; p -= (1 + momentum) * lr * g; then v = momentum * v - lr * g."""
 
-    kernel = "nesterov"
+    def update(self, params, grads):
+        self._apply(params, grads, kernels.nesterov, twins.nesterov, self.lr, self.momentum)
 
 
 class AdaGrad(Optimizer):
     """h += g * g; p -= lr * g / (sqrt(h) + OPTIMIZER_EPS)."""
 
-    kernel = "adagrad"
+    lr = Hyper(validation.nonnegative)
     state_names = ("h",)
-    constants = (OPTIMIZER_EPS,)
-    lr = Hyper(0.01, validation.nonnegative)
+
+    def __init__(self, lr=0.01):
+        super().__init__()
+        self.lr = lr
+        self.h = None
+
+    def update(self, params, grads):
+        self._apply(params, grads, kernels.adagrad, twins.adagrad, self.lr, OPTIMIZER_EPS)
 
 
 class RMSprop(Optimizer):
     """h = decay_rate * h + (1 - decay_rate) g^2; p -= lr * g / (sqrt(h) + OPTIMIZER_EPS)."""
 
-    kernel = "rmsprop"
+    lr = Hyper(validation.nonnegative)
+    decay_rate = Hyper(validation.fraction)
     state_names = ("h",)
-    constants = (OPTIMIZER_EPS,)
-    lr = Hyper(0.01, validation.nonnegative)
-    decay_rate = Hyper(0.99, validation.fraction)
+    train_lr = 0.001
+
+    def __init__(self, lr=0.01, decay_rate=0.99):
+        super().__init__()
+        self.lr = lr
+        self.decay_rate = decay_rate
+        self.h = None
+
+    def update(self, params, grads):
+        self._apply(params, grads, kernels.rmsprop, twins.rmsprop, self.lr, self.decay_rate,
+                    OPTIMIZER_EPS)
 
 
 class Adam(Optimizer):
-    """Adam (http://arxiv.org/abs/1412.6980v8) with the book's bias-corrected step size."""
+    """Adam (http://arxiv.org/abs/1412.6980v8) with the book's bias-corrected step size:
+    lr_t = lr * sqrt(1 - beta2^iter) / (1 - beta1^iter); m += (1 - beta1)(g - m);
+    v += (1 - beta2)(g^2 - v); p -= lr_t * m / (sqrt(v) + OPTIMIZER_EPS)."""
 
-    kernel = "adam"
+    lr = Hyper(validation.nonnegative)
+    beta1 = Hyper(validation.fraction)
+    beta2 = Hyper(validation.fraction)
     state_names = ("m", "v")
-    constants = (OPTIMIZER_EPS,)
     counters = ("iter",)
-    lr = Hyper(0.001, validation.nonnegative)
-    beta1 = Hyper(0.9, validation.fraction)
-    beta2 = Hyper(0.999, validation.fraction)
 
-    def _step_lr(self):
-        """Advances the step count; lr_t = lr * sqrt(1 - beta2^iter) / (1 - beta1^iter)."""
-        self.iter += 1
-        return self.lr * np.sqrt(1.0 - self.beta2 ** self.iter) / (1.0 - self.beta1 ** self.iter)
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
+        super().__init__()
+        self.lr = lr
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.iter = 0
+        self.m = None
+        self.v = None
+
+    def update(self, params, grads):
+        step = self.iter + 1
+        lr_t = self.lr * np.sqrt(1.0 - self.beta2 ** step) / (1.0 - self.beta1 ** step)
+        self._apply(params, grads, kernels.adam, twins.adam, lr_t, self.beta1, self.beta2,
+                    OPTIMIZER_EPS)
+        self.iter = step
 
 
 OPTIMIZERS = {cls.__name__.lower(): cls for cls in (SGD, Momentum, Nesterov, AdaGrad, RMSprop,

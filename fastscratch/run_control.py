@@ -24,14 +24,16 @@ def parse_every(value, name="checkpoint_every"):
     '2 epochs' or '1epoch'; None stays None."""
     if value is None:
         return None
-    match = re.fullmatch(r"\s*([1-9][0-9]*)\s*(steps?|epochs?)?\s*", value) \
-        if isinstance(value, str) else None
-    if match is None:
+    expected = (f"{name} must be a positive int (steps) or a text such as '100 steps' or "
+                f"'2 epochs', got {value!r}")
+    if not isinstance(value, str):
         try:
             return validation.positive_int(name, value), "steps"
-        except ValueError:
-            raise ValueError(f"{name} must be a positive int (steps) or a text such as "
-                             f"'100 steps' or '2 epochs', got {value!r}") from None
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(expected) from None
+    match = re.fullmatch(r"\s*([1-9][0-9]*)\s*(steps?|epochs?)?\s*", value)
+    if match is None:
+        raise ValueError(expected)
     unit = match.group(2) or "steps"
     return int(match.group(1)), unit if unit.endswith("s") else unit + "s"
 

@@ -37,8 +37,11 @@ def _found(a):
 
 
 def _real(name, value, expected):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) \
-            or not math.isfinite(value):
+    """value if it is a finite real number; TypeError for another kind (bool included),
+    ValueError for NaN or Inf."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be {expected}, got {_found(value)}")
+    if not math.isfinite(value):
         raise ValueError(f"{name} must be {expected}, got {_found(value)}")
     return value
 
@@ -58,16 +61,51 @@ def fraction(name, value):
 
 
 def positive_int(name, value, none_ok=False, least=1):
-    """An int >= least (1 unless given; bool refused), returned as int; None passes when
+    """An int >= least (1 unless given), returned as int; None passes when none_ok. TypeError
+    for another kind (bool and float included), ValueError for an int below least."""
+    if none_ok and value is None:
+        return None
+    expected = ("a positive int" if least == 1 else f"an int >= {least}") + \
+        (" or None" if none_ok else "")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be {expected}, got {_found(value)}")
+    if value < least:
+        raise ValueError(f"{name} must be {expected}, got {_found(value)}")
+    return int(value)
+
+
+def is_real(value):
+    """Whether value is a real number (Python or NumPy; bool is not)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def positive(name, value, none_ok=False):
+    """A finite real number > 0 (a standard deviation, a time budget); None passes when
     none_ok."""
     if none_ok and value is None:
         return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
-            or value < least:
-        expected = ("a positive int" if least == 1 else f"an int >= {least}") + \
-            (" or None" if none_ok else "")
-        raise ValueError(f"{name} must be {expected}, got {_found(value)}")
-    return int(value)
+    expected = "a finite number > 0" + (" or None" if none_ok else "")
+    if _real(name, value, expected) <= 0:
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    return value
+
+
+def flag(name, value):
+    """A bool (Python or NumPy), returned as bool."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {_found(value)}")
+    return bool(value)
+
+
+def distinct(name, values, check):
+    """A non-empty sequence of distinct values as a tuple, each passed through
+    ``check(f"{name}[i]", value)``."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{name} must be a sequence, got {_found(values)}")
+    values = tuple(check(f"{name}[{i}]", v) for i, v in enumerate(values))
+    if not values or len(set(values)) != len(values):
+        raise ValueError(f"{name} must be a non-empty sequence of distinct values, got {values!r}")
+    return values
 
 
 def choice(name, value, options):

@@ -126,6 +126,7 @@ def test_set_num_threads_sets_numba_and_blas():
         assert all(p["num_threads"] == 1 for p in threadpool_info() if p["user_api"] == "blas")
     finally:
         fastscratch.set_num_threads(before)
-    for bad in (0, -1, 1.5, "2", True):
-        with pytest.raises(ValueError, match="n must be a positive int"):
+    for bad, error in ((0, ValueError), (-1, ValueError), (1.5, TypeError), ("2", TypeError),
+                       (True, TypeError)):
+        with pytest.raises(error, match="n must be a positive int"):
             fastscratch.set_num_threads(bad)

@@ -12,14 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fastscratch import (SGD, AdaGrad, Adam, Momentum, MultiLayerNet, MultiLayerNetExtend,
-                         Nesterov, RMSprop, checkpoint)
+from fastscratch import Adam, Momentum, MultiLayerNet, MultiLayerNetExtend, checkpoint
 from fastscratch.checkpoint import load_checkpoint, save_checkpoint
+from optimizer_cases import CASES, IDS
 
 REPO = Path(__file__).resolve().parents[1]
 
-OPTIMIZERS = [(SGD, {"lr": 0.1}), (Momentum, {"lr": 0.05}), (Nesterov, {"lr": 0.05}),
-              (AdaGrad, {"lr": 0.1}), (RMSprop, {"lr": 0.01}), (Adam, {"lr": 0.01})]
 DATA = np.random.default_rng(0)
 X_TRAIN = DATA.random((200, 12))
 T_TRAIN = DATA.integers(0, 4, 200)
@@ -43,7 +41,7 @@ def _steps(net, opt, n):
 
 
 @pytest.mark.parametrize("own_rng", [True, False], ids=["seeded-net", "global-rng-net"])
-@pytest.mark.parametrize("cls,kwargs", OPTIMIZERS, ids=[c.__name__ for c, _ in OPTIMIZERS])
+@pytest.mark.parametrize("cls,kwargs", CASES, ids=IDS)
 def test_resuming_from_a_checkpoint_equals_not_stopping(cls, kwargs, own_rng, tmp_path,
                                                         backend_name):
     """float64, batch norm + dropout + weight decay: the identical loss sequence."""

@@ -1,5 +1,6 @@
 """Tests of the ``fastscratch`` command: ``train`` end to end in a subprocess on an MNIST subset,
 and argument errors (exit code 2 with a message) in process."""
+import inspect
 import json
 import os
 import re
@@ -10,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fastscratch import cli, validation
 from fastscratch.cli import COMMANDS, main
+from fastscratch.optimizer import OPTIMIZERS, Hyper, Optimizer
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -55,6 +58,11 @@ def test_train_end_to_end(tmp_path, mnist_dir):
                                      "not adam"),
     (["train", "--optimizer", "sgd", "--beta1", "0.5"], "--beta1 applies to --optimizer adam, "
                                                         "not sgd"),
+    (["train", "--optimizer", "sgd", "--decay-rate", "0.5"], "--decay-rate applies to "
+                                                             "--optimizer rmsprop, not sgd"),
+    (["train", "--optimizer", "rmsprop", "--decay-rate", "1"],
+     r"argument --decay-rate: decay_rate must be a number in \[0, 1\), got 1.0"),
+    (["train", "--beta2", "x"], "argument --beta2: expected a number, got 'x'"),
     (["train", "--bogus"], "unrecognized arguments: --bogus"),
     ([], "the following arguments are required: COMMAND"),
 ])
@@ -114,8 +122,52 @@ def test_command_table_and_help(capsys):
     assert main(["train", "--help"]) == 0
     out = capsys.readouterr().out
     for option in ("--hidden", "--activation", "--optimizer", "--lr", "--momentum", "--beta1",
-                   "--beta2", "--batch-size", "--epochs", "--weight-init", "--batchnorm",
-                   "--dropout", "--weight-decay", "--dtype", "--threads", "--seed",
+                   "--beta2", "--decay-rate", "--batch-size", "--epochs", "--weight-init",
+                   "--batchnorm", "--dropout", "--weight-decay", "--dtype", "--threads", "--seed",
                    "--data-dir", "--dataset", "--out", "--save-params", "--backend",
                    "--train-size", "--test-size", "--quiet"):
         assert option in out
+
+
+def _train_args(*argv):
+    return cli.build_parser("train").parse_args(["train", *argv])
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_every_hyperparameter_has_an_option(name):
+    """Each constructor parameter of each optimizer is a --option that reaches the optimizer;
+    without --lr the optimizer starts from its train_lr (or its default)."""
+    cls = OPTIMIZERS[name]
+    params = inspect.signature(cls).parameters
+    assert cli._optimizer_param(_train_args("--optimizer", name)) == {
+        "lr": cls.train_lr or params["lr"].default}
+    argv = ["--optimizer", name]
+    for i, param in enumerate(params):
+        argv += [f"--{param.replace('_', '-')}", str(0.25 + i / 10)]
+    kwargs = cli._optimizer_param(_train_args(*argv))
+    assert kwargs == {param: 0.25 + i / 10 for i, param in enumerate(params)}
+    assert cls(**kwargs).hyperparameters() == kwargs
+
+
+class _Toy(Optimizer):
+    """A made-up optimizer with an integer hyper-parameter, registered for one test."""
+
+    lr = Hyper(validation.nonnegative)
+    warmup_steps = Hyper(validation.positive_int)
+
+    def __init__(self, lr=0.5, warmup_steps=3):
+        super().__init__()
+        self.lr = lr
+        self.warmup_steps = warmup_steps
+
+
+def test_an_optimizer_added_to_the_registry_gets_its_options(monkeypatch, capsys):
+    monkeypatch.setitem(OPTIMIZERS, "toy", _Toy)
+    assert cli._optimizer_param(_train_args("--optimizer", "toy")) == {"lr": 0.5}
+    assert cli._optimizer_param(_train_args("--optimizer", "toy", "--warmup-steps", "7")) == {
+        "lr": 0.5, "warmup_steps": 7}
+    assert main(["train", "--optimizer", "toy", "--warmup-steps", "0"]) == 2
+    assert "argument --warmup-steps: warmup_steps must be a positive int, got int 0" in \
+        capsys.readouterr().err
+    assert main(["train", "--warmup-steps", "2"]) == 2
+    assert "--warmup-steps applies to --optimizer toy, not adam" in capsys.readouterr().err

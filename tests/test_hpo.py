@@ -3,6 +3,7 @@ dying workers, failing trials), resuming from SQLite, pruning, reports, retraini
 The external-cluster tests are in test_hpo_cluster.py."""
 import argparse
 import functools
+import inspect
 import json
 import os
 import subprocess
@@ -85,12 +86,18 @@ def test_split_indices_rejects_impossible_splits(kwargs, word):
         split_indices(60000, DataSpec(**kwargs))
 
 
-@pytest.mark.parametrize("kwargs, word", [
-    (dict(lr=(1e-2, 1e-6)), "lr"), (dict(weight_decay=(0, 1e-4)), "weight_decay"),
-    (dict(optimizer=("sgd", "lbfgs")), "optimizer"), (dict(hidden_units=(0,)), "hidden_units"),
-    (dict(batchnorm=("yes",)), "batchnorm"), (dict(dropout=(0.2, 1.5)), "dropout")])
-def test_search_space_rejects_bad_ranges(kwargs, word):
-    with pytest.raises(ValueError, match=word):
+@pytest.mark.parametrize("kwargs, error, word", [
+    (dict(lr=(1e-2, 1e-6)), ValueError, "lr"),
+    (dict(weight_decay=(0, 1e-4)), ValueError, "weight_decay"),
+    (dict(optimizer=("sgd", "lbfgs")), ValueError, r"optimizer\[1\] must be one of 'sgd'"),
+    (dict(optimizer=("sgd", "sgd")), ValueError, "optimizer must be a non-empty sequence of "
+                                                 "distinct values"),
+    (dict(hidden_units=(0,)), ValueError, r"hidden_units\[0\] must be a positive int"),
+    (dict(hidden_layers=2), TypeError, "hidden_layers must be a sequence"),
+    (dict(batchnorm=("yes",)), TypeError, r"batchnorm\[0\] must be True or False"),
+    (dict(dropout=(0.2, 1.5)), ValueError, "dropout")])
+def test_search_space_rejects_bad_ranges(kwargs, error, word):
+    with pytest.raises(error, match=word):
         SearchSpace(**kwargs)
 
 
@@ -322,3 +329,18 @@ def test_python_dash_m_entry_point():
     proc = subprocess.run([sys.executable, "-m", "fastscratch.hpo", "run", "--help"], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "--n-workers" in proc.stdout and "--scheduler" in proc.stdout
+
+
+def test_both_executors_have_the_executor_interface():
+    """SerialExecutor (an instance) and DaskExecutor (its class: making one starts a cluster)
+    have every member of hpo.executor.Executor; a class lacking one is not an Executor."""
+    from fastscratch.hpo.execution import SerialExecutor
+    from fastscratch.hpo.executor import Executor
+    assert isinstance(SerialExecutor(train_trial, split=None), Executor)
+    assert not isinstance(argparse.Namespace(threads=None, capacity=1, submit=print,
+                                             close=print), Executor)  # no next_done
+    pytest.importorskip("distributed")
+    from fastscratch.hpo.cluster import DaskExecutor
+    assert all(callable(getattr(DaskExecutor, name)) for name in ("submit", "next_done", "close"))
+    assert isinstance(DaskExecutor.capacity, property)
+    assert "threads" in inspect.signature(DaskExecutor).parameters

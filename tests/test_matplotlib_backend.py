@@ -22,7 +22,7 @@ mine = plt.figure()
 
 import optuna
 from optuna.distributions import FloatDistribution
-from fastscratch.benchtools.report import write_report as bench_report
+from fastscratch.benchtools.speedup_report import write_report as bench_report
 from fastscratch.hpo.report import write_report as hpo_report
 from fastscratch.plotting import plot_training
 

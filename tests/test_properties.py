@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastscratch
-from fastscratch import (SGD, AdaGrad, Adam, Momentum, MultiLayerNetExtend, Nesterov,
-                         RMSprop)
+from fastscratch import MultiLayerNetExtend
 from fastscratch.layers import (Affine, BatchNormalization, Dropout, Relu, Sigmoid,
                                 SoftmaxWithLoss)
+from fastscratch.optimizer import OPTIMIZERS
 
 SETTINGS = settings(max_examples=60, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -221,11 +221,11 @@ def _labels(draw, n, c):
     return labels.astype(sometimes(draw, LABEL_DTYPES, BAD_LABEL_DTYPES))
 
 
-OPTIMIZERS = [SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam]
+OPTIMIZER_CLASSES = list(OPTIMIZERS.values())  # every registered optimizer
 
 
 @SETTINGS
-@given(data=st.data(), cls=st.sampled_from(OPTIMIZERS),
+@given(data=st.data(), cls=st.sampled_from(OPTIMIZER_CLASSES),
        shapes_=st.lists(st.tuples(st.integers(1, 4), st.integers(1, 4)), min_size=1,
                         max_size=3),
        dtype=st.sampled_from(FLOATS))

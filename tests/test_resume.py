@@ -92,8 +92,9 @@ def test_periodic_checkpoints_in_steps_and_epochs(tmp_path):
         assert _checkpoint_step(path) == 15  # and the last one, at the end
     assert parse_every(7) == (7, "steps") and parse_every("3epoch") == (3, "epochs")
     assert parse_every(" 100 steps ") == (100, "steps")
-    for bad in (0, "0 steps", "2 weeks", 1.5, True):
-        with pytest.raises(ValueError, match="checkpoint_every must be a positive int"):
+    for bad, error in ((0, ValueError), ("0 steps", ValueError), ("2 weeks", ValueError),
+                       (1.5, TypeError), (True, TypeError)):
+        with pytest.raises(error, match="checkpoint_every must be a positive int"):
             parse_every(bad)
 
 

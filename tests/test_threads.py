@@ -44,9 +44,10 @@ def test_more_threads_than_cores_warns_and_caps(restore_threads):
     assert used == fastscratch.get_num_threads() == min(usable, used)
 
 
-@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
-def test_set_num_threads_refuses_non_positive_ints(bad, restore_threads):
-    with pytest.raises(ValueError, match="positive int"):
+@pytest.mark.parametrize("bad,error", [(0, ValueError), (-1, ValueError), (1.5, TypeError),
+                                       (True, TypeError), ("2", TypeError)])
+def test_set_num_threads_refuses_non_positive_ints(bad, error, restore_threads):
+    with pytest.raises(error, match="positive int"):
         fastscratch.set_num_threads(bad)
 
 

@@ -243,11 +243,11 @@ def test_optimizer_instance_is_used():
      "optimizer_param .*momentum.* does not fit Adam"),
     ({"optimizer_param": [0.1]}, TypeError, "optimizer_param must be a dict, got list"),
     ({"epochs": 0}, ValueError, "epochs must be a positive int, got int 0"),
-    ({"epochs": 2.5}, ValueError, "epochs must be a positive int, got float 2.5"),
-    ({"epochs": True}, ValueError, "epochs must be a positive int, got bool True"),
+    ({"epochs": 2.5}, TypeError, "epochs must be a positive int, got float 2.5"),
+    ({"epochs": True}, TypeError, "epochs must be a positive int, got bool True"),
     ({"mini_batch_size": -1}, ValueError, "mini_batch_size must be a positive int, got int -1"),
     ({"eval_batch_size": 0}, ValueError, "eval_batch_size must be a positive int or None"),
-    ({"evaluate_sample_num_per_epoch": "10"}, ValueError, "evaluate_sample_num_per_epoch"),
+    ({"evaluate_sample_num_per_epoch": "10"}, TypeError, "evaluate_sample_num_per_epoch"),
     ({"on_epoch": 5}, TypeError, "on_epoch must be callable or None, got int"),
 ])
 def test_bad_arguments(kwargs, error, message):

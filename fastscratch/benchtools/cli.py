@@ -12,13 +12,13 @@ import tempfile
 from pathlib import Path
 
 from .._jit import PARALLEL_MIN
-from .history import DEFAULT_STORE
+from .ratio_history import DEFAULT_STORE
 from .results import STATS
 from .scaling import add_arguments as scaling_arguments
 
 
 def _report(args):
-    from .report import write_report
+    from .speedup_report import write_report
 
     for path in write_report(args.json, args.out):
         print(path)
@@ -41,7 +41,7 @@ def _suggest(args):
 
 def _record(args):
     from .gitrevs import commit_info, is_dirty, repo_root, resolve
-    from .history import append, make_record
+    from .ratio_history import append, make_record
     from .results import load, machine_info, ratios, scaling_ratios
 
     repo = repo_root(args.repo)
@@ -64,7 +64,7 @@ def _fallback_machine():
 
 
 def _history(args):
-    from .history import write_history
+    from .ratio_history import write_history
 
     paths, changes = write_history(args.history, Path(args.out), args.match, args.top)
     print("largest changes between consecutive commits:")
@@ -86,7 +86,7 @@ def _record_sides(args, repo, run):
     """Each side's within-run ratios into the history (unless --no-history)."""
     from .ab import side_ratios
     from .gitrevs import commit_info
-    from .history import append, make_record
+    from .ratio_history import append, make_record
 
     if args.no_history:
         return

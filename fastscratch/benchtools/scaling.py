@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import set_num_threads
 from ..threads import usable_cores
-from .steps import OPTIMIZERS, fastscratch_step, gemm_floor_step, torch_step
+from .steps import STEP_OPTIMIZERS, fastscratch_step, gemm_floor_step, torch_step
 
 NETS = (("784-100x4-10", 100), ("784-1024-1024-10", 100), ("784-1024-1024-10", 1000))
 IMPLS = ("numba", "numpy", "gemm_floor", "torch")
@@ -83,7 +83,7 @@ def time_case(arch, batch, optimizer, dtype, threads, impls=IMPLS, budget=1.5, m
     return times
 
 
-def sweep(threads_list, nets=NETS, optimizers=OPTIMIZERS, dtypes=("float64", "float32"),
+def sweep(threads_list, nets=NETS, optimizers=STEP_OPTIMIZERS, dtypes=("float64", "float32"),
           impls=IMPLS, budget=1.5, log=sys.stdout):
     """Rows {arch, batch, optimizer, dtype, threads, impl, median_ms, q1_ms, q3_ms, rounds}."""
     rows = []
@@ -188,7 +188,7 @@ def add_arguments(parser):
     parser.add_argument("--threads", default=None,
                         help="comma list (default FASTSCRATCH_BENCH_THREADS or 1,2,4,... cores)")
     parser.add_argument("--budget", type=float, default=1.5, help="seconds per case and count")
-    parser.add_argument("--optimizers", default=",".join(OPTIMIZERS))
+    parser.add_argument("--optimizers", default=",".join(STEP_OPTIMIZERS))
     parser.add_argument("--dtypes", default="float64,float32")
     parser.add_argument("--nets", default=",".join(f"{a}:{b}" for a, b in NETS),
                         help="comma list of ARCH:BATCH")

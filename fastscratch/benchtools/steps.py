@@ -12,7 +12,7 @@ from .. import SGD, Adam, MultiLayerNet, MultiLayerNetExtend, use_backend
 from .._jit import POLICY
 from ..constants import BATCHNORM_EPS, OPTIMIZER_EPS
 
-OPTIMIZERS = ("sgd", "adam", "bn-adam")
+STEP_OPTIMIZERS = ("sgd", "adam", "bn-adam")  # the step benchmarks' variants (bn: batch norm)
 LR = {"sgd": 0.01, "adam": 0.001, "bn-adam": 0.001}
 
 
@@ -30,8 +30,8 @@ def layer_sizes(arch):
 
 
 def _check_optimizer(optimizer):
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    if optimizer not in STEP_OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {STEP_OPTIMIZERS}, got {optimizer!r}")
 
 
 def mnist_like(batch, dtype, seed=0):

@@ -9,7 +9,7 @@ serially or on Dask workers.
 """
 from .cli import add_hpo_command, main, run_hpo_command
 from .data import DataSpec, Split, load_split, split_indices
-from .execution import ClusterError
+from .executor import ClusterError, Executor
 from .report import (best_trials, failed_trials, failure_summary, format_table, plot_best_curves,
                      plot_optuna, write_report)
 from .retrain import retrain_best
@@ -20,7 +20,7 @@ from .trial import TrialResult, TrialTask, execute, fit, train_trial, trial_seed
 
 __all__ = ["SearchSpace", "OPTIMIZERS", "StudyConfig", "run_study", "load_study", "study_config",
            "default_storage", "DataSpec", "Split", "load_split", "split_indices", "TrialTask",
-           "TrialResult", "train_trial", "fit", "execute", "trial_seed", "best_trials",
-           "failed_trials", "failure_summary", "TrialsFailedError", "ClusterError",
+           "TrialResult", "train_trial", "fit", "execute", "trial_seed", "Executor",
+           "best_trials", "failed_trials", "failure_summary", "TrialsFailedError", "ClusterError",
            "format_table", "plot_best_curves", "plot_optuna", "write_report", "retrain_best",
            "add_hpo_command", "run_hpo_command", "main"]

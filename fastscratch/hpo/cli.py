@@ -6,7 +6,7 @@ import sys
 
 from optuna.trial import TrialState
 
-from .execution import ClusterError
+from .executor import ClusterError
 from .report import failed_trials, failure_summary, format_table, write_report
 from .retrain import retrain_best
 from .space import OPTIMIZERS, SearchSpace
@@ -173,7 +173,7 @@ def run_hpo_command(args):
     except (ClusterError, TrialsFailedError) as exc:
         print(f"fastscratch hpo: error: {exc}", file=sys.stderr)
         return 1
-    except (ValueError, KeyError, FileNotFoundError, ImportError) as exc:
+    except (TypeError, ValueError, KeyError, FileNotFoundError, ImportError) as exc:
         print(f"fastscratch hpo: error: {exc}", file=sys.stderr)
         return 2
     return 0

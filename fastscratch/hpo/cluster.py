@@ -22,7 +22,7 @@ from distributed.comm import get_address_host
 import fastscratch
 
 from ..threads import usable_cores
-from .execution import ClusterError
+from .executor import ClusterError
 from .trial import TrialResult, execute
 
 THREAD_ENV = ("FASTSCRATCH_NUM_THREADS", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS",
@@ -102,10 +102,10 @@ def run_on_worker(task, train_fn, plugin_name):
 
 
 class DaskExecutor:
-    """Runs tasks on Dask workers, on the Split it sends them once. Without ``scheduler`` it
-    starts a LocalCluster of ``n_workers`` single-threaded worker processes on 127.0.0.1 whose
-    Numba/BLAS thread counts are ``threads`` (None: the usable cores divided among the workers;
-    environment variables, set before the worker imports them). Each task calls
+    """An Executor that runs tasks on Dask workers, on the Split it sends them once. Without
+    ``scheduler`` it starts a LocalCluster of ``n_workers`` single-threaded worker processes on
+    127.0.0.1 whose Numba/BLAS thread counts are ``threads`` (None: the usable cores divided
+    among the workers; environment variables, set before the worker imports them). Each task calls
     set_num_threads on its worker: ``threads``, or if None its share_of_cores.
 
     A worker that dies mid-task makes the scheduler run the task again on another worker, up to

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import validation
 from ..dataset.mnist import load_mnist
 
 
@@ -19,10 +20,7 @@ class DataSpec:
     data_dir: str = None
 
     def __post_init__(self):
-        if self.train_size is not None and (not isinstance(self.train_size, int)
-                                            or isinstance(self.train_size, bool)
-                                            or self.train_size < 2):
-            raise ValueError(f"train_size must be an int >= 2 or None, got {self.train_size!r}")
+        validation.positive_int("train_size", self.train_size, none_ok=True, least=2)
         if not isinstance(self.val_fraction, (int, float)) or not 0 < self.val_fraction < 1:
             raise ValueError(f"val_fraction must be a number in (0, 1), got {self.val_fraction!r}")
 

@@ -1,9 +1,9 @@
 """Where trials run: in this process one after another, or on Dask workers (an embedded
 LocalCluster on 127.0.0.1, or an existing cluster by its scheduler address; see cluster.py).
 
-Both executors get the study's Split once, take TrialTasks with ``submit`` and hand back
-``(task, TrialResult)`` pairs from ``next_done`` in the order they finish; ``capacity`` is how
-many tasks may run at once.
+Both are executor.Executor: they get the study's Split once, take TrialTasks with ``submit``
+and hand back ``(task, TrialResult)`` pairs from ``next_done`` in the order they finish;
+``capacity`` is how many tasks may run at once.
 """
 import collections
 
@@ -11,14 +11,10 @@ from ..threads import get_num_threads, set_num_threads
 from .trial import execute
 
 
-class ClusterError(RuntimeError):
-    """The Dask cluster cannot run trials: no worker connected, or a worker cannot import this
-    process's fastscratch (or imports another version)."""
-
-
 class SerialExecutor:
-    """Runs each task in this process as it is submitted, on ``split``; ``threads`` (None: leave
-    as is) limits Numba and BLAS meanwhile and is undone by ``close``."""
+    """An Executor that runs each task in this process as it is submitted, on ``split``;
+    ``threads`` (None: leave as is) limits Numba and BLAS meanwhile and is undone by
+    ``close``."""
 
     capacity = 1
 
@@ -41,8 +37,8 @@ class SerialExecutor:
 
 
 def make_executor(train_fn, split, *, n_workers=1, scheduler=None, threads_per_worker=None):
-    """SerialExecutor when n_workers == 1 and no scheduler, else a DaskExecutor; both run
-    ``train_fn`` on ``split``."""
+    """An Executor running ``train_fn`` on ``split``: a SerialExecutor when n_workers == 1 and
+    no scheduler, else a DaskExecutor."""
     if n_workers == 1 and scheduler is None:
         return SerialExecutor(train_fn, split, threads_per_worker)
     try:

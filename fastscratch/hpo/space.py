@@ -3,6 +3,7 @@ the optimizer, the hidden layers, batch normalization and the dropout ratio."""
 import math
 from dataclasses import asdict, dataclass
 
+from .. import validation
 from ..optimizer import OPTIMIZERS
 
 
@@ -19,19 +20,8 @@ def _check_range(name, value, *, log):
     return low, high
 
 
-def _check_choices(name, values, ok, what):
-    """A non-empty tuple of distinct values, each passing ``ok``."""
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-        raise ValueError(f"{name} must be a sequence of {what}, got {values!r}")
-    values = tuple(values)
-    bad = [v for v in values if not ok(v)]
-    if not values or bad or len(set(values)) != len(values):
-        raise ValueError(f"{name} must be a non-empty sequence of distinct {what}, got {values!r}")
-    return values
-
-
-def _is_count(v):
-    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+def _optimizer_name(name, value):
+    return validation.choice(name, value, tuple(OPTIMIZERS))
 
 
 @dataclass(frozen=True)
@@ -52,14 +42,12 @@ class SearchSpace:
         checked = {
             "lr": _check_range("lr", self.lr, log=True),
             "weight_decay": _check_range("weight_decay", self.weight_decay, log=True),
-            "optimizer": _check_choices("optimizer", self.optimizer, OPTIMIZERS.__contains__,
-                                        f"names from {sorted(OPTIMIZERS)}"),
-            "hidden_layers": _check_choices("hidden_layers", self.hidden_layers, _is_count,
-                                            "positive ints"),
-            "hidden_units": _check_choices("hidden_units", self.hidden_units, _is_count,
-                                           "positive ints"),
-            "batchnorm": _check_choices("batchnorm", self.batchnorm,
-                                        lambda v: isinstance(v, bool), "bools"),
+            "optimizer": validation.distinct("optimizer", self.optimizer, _optimizer_name),
+            "hidden_layers": validation.distinct("hidden_layers", self.hidden_layers,
+                                                 validation.positive_int),
+            "hidden_units": validation.distinct("hidden_units", self.hidden_units,
+                                                validation.positive_int),
+            "batchnorm": validation.distinct("batchnorm", self.batchnorm, validation.flag),
             "dropout": None if self.dropout is None
             else _check_range("dropout", self.dropout, log=False),
         }

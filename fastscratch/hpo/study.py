@@ -17,6 +17,7 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
+from .. import validation
 from .data import DataSpec, load_split
 from .execution import make_executor
 from .report import failed_trials, failure_summary
@@ -36,10 +37,6 @@ class TrialsFailedError(RuntimeError):
     def __init__(self, message, study):
         super().__init__(message)
         self.study = study
-
-
-def _is_int(value, low):
-    return isinstance(value, int) and not isinstance(value, bool) and value >= low
 
 
 @dataclass(frozen=True)
@@ -73,8 +70,7 @@ class StudyConfig:
             raise ValueError(f"pruner must be one of {tuple(PRUNERS)} or None, got "
                              f"{self.pruner!r}")
         for name, low in (("seed", 0), ("epochs", 1), ("batch_size", 1)):
-            if not _is_int(getattr(self, name), low):
-                raise ValueError(f"{name} must be an int >= {low}, got {getattr(self, name)!r}")
+            validation.positive_int(name, getattr(self, name), least=low)
         self.data()  # validates train_size and val_fraction
 
     def data(self, data_dir=None):
@@ -153,19 +149,14 @@ def _open(storage, study_name, config, n_before, parallel):
 
 
 def _check_execution(n_trials, n_workers, scheduler, threads_per_worker, timeout):
-    if not _is_int(n_trials, 1):
-        raise ValueError(f"n_trials must be an int >= 1, got {n_trials!r}")
-    if not _is_int(n_workers, 1):
-        raise ValueError(f"n_workers must be an int >= 1, got {n_workers!r}")
+    validation.positive_int("n_trials", n_trials)
+    validation.positive_int("n_workers", n_workers)
     if scheduler is not None and (n_workers != 1 or not isinstance(scheduler, str)):
         raise ValueError("scheduler must be an address string like 'tcp://host:8786' and "
                          f"comes with n_workers=1 (its cluster has its own workers), got "
                          f"scheduler={scheduler!r}, n_workers={n_workers!r}")
-    if threads_per_worker is not None and not _is_int(threads_per_worker, 1):
-        raise ValueError(f"threads_per_worker must be an int >= 1 or None, got "
-                         f"{threads_per_worker!r}")
-    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
-        raise ValueError(f"timeout must be a number of seconds > 0 or None, got {timeout!r}")
+    validation.positive_int("threads_per_worker", threads_per_worker, none_ok=True)
+    validation.positive("timeout", timeout, none_ok=True)
 
 
 def _record(study, trial, result):

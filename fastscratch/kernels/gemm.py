@@ -10,6 +10,10 @@ so the result is the same for any thread count.
 The BLAS routines are bound by symbol name (``ExternalFunction``), so kernels that call them can
 be cached: the address is looked up again each time the package is imported.
 """
+import ctypes
+import importlib
+import sys
+
 import llvmlite.binding as llvm
 import numpy as np
 from numba import types
@@ -17,10 +21,65 @@ from numba.extending import get_cython_function_address
 
 from .._jit import inline
 
+# The Fortran calling convention of ?gemm (C = alpha op(A) op(B) + beta C, column-major): every
+# argument is passed by address, in this order. The flags are characters ('N' or 'T'); M, N, K
+# and the leading dimensions are BLAS integers, which fastscratch writes as 32-bit ints (SciPy's
+# cython_blas is built for 32-bit BLAS integers; checked below); the other five are the
+# routine's floating-point type: alpha, beta and the matrices A, B, C.
+GEMM_ARGUMENTS = ("transa", "transb", "m", "n", "k", "alpha", "a", "lda", "b", "ldb", "beta", "c",
+                  "ldc")
+_FLAGS = {"transa", "transb"}
+_INTEGERS = {"m", "n", "k", "lda", "ldb", "ldc"}
+NO_TRANSPOSE, TRANSPOSE = ord("N"), ord("T")
+# A call's integer arguments live in one int32 array, one slot each (a flag as its character's
+# code: the slot's first byte is the character on a little-endian machine); alpha and beta in
+# one array of the product's dtype.
+_TRANSA, _TRANSB, _M, _N, _K, _LDA, _LDB, _LDC = range(8)
+_ALPHA, _BETA = range(2)
+
+
+def _declared_arguments(module, name):
+    """The C argument types ("char *", "int *", ...) of Cython function ``name`` of ``module``,
+    from the signature its capsule carries."""
+    get_name = ctypes.pythonapi.PyCapsule_GetName
+    get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
+    signature = get_name(importlib.import_module(module).__pyx_capi__[name]).decode()
+    return [arg.strip() for arg in signature[signature.index("(") + 1:-1].split(",")]
+
+
+def check_gemm_declaration(name, declared, real):
+    """Raise ImportError unless ``declared`` (the C argument types of BLAS routine ``name``) is
+    ?gemm's GEMM_ARGUMENTS with char flags, 32-bit ints and ``real`` ("d": double, "s": float)
+    pointers: the arguments gemm() passes."""
+    if ctypes.sizeof(ctypes.c_int) != 4 or sys.byteorder != "little":
+        raise ImportError("fastscratch.kernels.gemm passes BLAS integers as 32-bit C ints and "
+                          "flags in their first byte: it needs a little-endian platform with a "
+                          f"4-byte int, found {sys.byteorder}-endian, "
+                          f"{ctypes.sizeof(ctypes.c_int)}-byte int")
+    pointer = {"d": "double *", "s": "float *"}[real]
+    if len(declared) != len(GEMM_ARGUMENTS):
+        raise ImportError(f"scipy.linalg.cython_blas.{name} takes {len(declared)} arguments, "
+                          f"expected the {len(GEMM_ARGUMENTS)} of Fortran ?gemm "
+                          f"({', '.join(GEMM_ARGUMENTS)}); this BLAS binding is not supported")
+    for arg, ctype in zip(GEMM_ARGUMENTS, declared):
+        expected = "char *" if arg in _FLAGS else "int *" if arg in _INTEGERS else pointer
+        # SciPy declares the reals through its own typedefs, e.g. __pyx_t_..._cython_blas_d
+        real_typedef = expected == pointer and ctype.endswith(f"_{real} *")
+        if ctype != expected and not real_typedef:
+            if arg in _INTEGERS:
+                expected += " (a 32-bit BLAS integer)"
+            raise ImportError(f"scipy.linalg.cython_blas.{name} declares argument {arg} as "
+                              f"{ctype!r}, expected {expected}: fastscratch supports SciPy "
+                              "builds whose cython_blas uses 32-bit (LP64) BLAS integers; "
+                              "install such a SciPy (e.g. the wheels from PyPI)")
+
+
 for _name in ("dgemm", "sgemm"):
+    check_gemm_declaration(_name, _declared_arguments("scipy.linalg.cython_blas", _name),
+                           _name[0])
     llvm.add_symbol("fastscratch_" + _name,
                     get_cython_function_address("scipy.linalg.cython_blas", _name))
-_SIGNATURE = types.void(*([types.intp] * 13))  # Fortran BLAS: every argument by address
+_SIGNATURE = types.void(*([types.intp] * len(GEMM_ARGUMENTS)))  # every argument an address
 _dgemm = types.ExternalFunction("fastscratch_dgemm", _SIGNATURE)
 _sgemm = types.ExternalFunction("fastscratch_sgemm", _SIGNATURE)
 
@@ -34,7 +93,12 @@ TILE_ALIGN = 64
 MIN_TILE_WORK = 1 << 21
 # Packing one operand element for BLAS costs about this many multiply-adds.
 PACK_COST = 8.0
-_N, _T = 78, 84  # 'N', 'T'
+
+
+@inline
+def _slot(block, i):
+    """The address of slot i of the 1-D array block."""
+    return block.ctypes.data + i * block.itemsize
 
 
 @inline
@@ -44,31 +108,33 @@ def gemm(a, ta, b, tb, c):
     m, n = c.shape
     k = a.shape[0] if ta else a.shape[1]
     size = c.itemsize
-    # Column-major BLAS sees each row-major view transposed: c.T = op(b).T @ op(a).T.
+    # Column-major BLAS sees each row-major view transposed: c.T = op(b).T @ op(a).T, so
+    # Fortran's A is our b and its B our a.
     ints = np.empty(8, np.int32)
-    ints[0] = _T if tb else _N
-    ints[1] = _T if ta else _N
-    ints[2] = n
-    ints[3] = m
-    ints[4] = k
-    ints[5] = max(1, b.strides[0] // size)
-    ints[6] = max(1, a.strides[0] // size)
-    ints[7] = max(1, c.strides[0] // size)
+    ints[_TRANSA] = TRANSPOSE if tb else NO_TRANSPOSE
+    ints[_TRANSB] = TRANSPOSE if ta else NO_TRANSPOSE
+    ints[_M] = n
+    ints[_N] = m
+    ints[_K] = k
+    ints[_LDA] = max(1, b.strides[0] // size)
+    ints[_LDB] = max(1, a.strides[0] // size)
+    ints[_LDC] = max(1, c.strides[0] // size)
     scalars = np.empty(2, c.dtype)
-    scalars[0] = 1
-    scalars[1] = 0
-    p, s = ints.ctypes.data, scalars.ctypes.data
+    scalars[_ALPHA] = 1
+    scalars[_BETA] = 0
     if m == 0 or n == 0:
         return
     if k == 0:
         c[:] = 0
         return
+    args = (_slot(ints, _TRANSA), _slot(ints, _TRANSB), _slot(ints, _M), _slot(ints, _N),
+            _slot(ints, _K), _slot(scalars, _ALPHA), b.ctypes.data, _slot(ints, _LDA),
+            a.ctypes.data, _slot(ints, _LDB), _slot(scalars, _BETA), c.ctypes.data,
+            _slot(ints, _LDC))  # in GEMM_ARGUMENTS order
     if size == 8:
-        _dgemm(p, p + 4, p + 8, p + 12, p + 16, s, b.ctypes.data, p + 20, a.ctypes.data,
-               p + 24, s + size, c.ctypes.data, p + 28)
+        _dgemm(*args)
     else:
-        _sgemm(p, p + 4, p + 8, p + 12, p + 16, s, b.ctypes.data, p + 20, a.ctypes.data,
-               p + 24, s + size, c.ctypes.data, p + 28)
+        _sgemm(*args)
 
 
 @inline

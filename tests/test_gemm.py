@@ -1,0 +1,62 @@
+"""kernels/gemm.py: the BLAS binding against NumPy's products (every transposition, strided
+tiles, k = 0) and the check of the routines' declared Fortran arguments."""
+import numba
+import numpy as np
+import pytest
+
+from fastscratch.kernels import gemm as blas
+
+
+@numba.njit
+def _product(a, ta, b, tb, c):
+    blas.gemm(a, ta, b, tb, c)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_gemm_equals_numpy_on_strided_tiles(ta, tb, dtype, rng):
+    """op(a) (70, 50) @ op(b) (50, 30) into a tile of a larger c, the operands being tiles of
+    larger arrays too (leading dimensions larger than the rows)."""
+    big_a = rng.standard_normal((90, 90)).astype(dtype)
+    big_b = rng.standard_normal((90, 90)).astype(dtype)
+    a = big_a[5:55, 3:73] if ta else big_a[5:75, 3:53]
+    b = big_b[2:32, 1:51] if tb else big_b[2:52, 1:31]
+    big_c = np.full((80, 40), 7.0, dtype)
+    _product(a, ta, b, tb, big_c[4:74, 2:32])
+    want = (a.T if ta else a).astype(np.float64) @ (b.T if tb else b).astype(np.float64)
+    np.testing.assert_allclose(big_c[4:74, 2:32], want, rtol=1e-4 if dtype == np.float32 else 1e-12,
+                               atol=1e-4 if dtype == np.float32 else 1e-12)
+    untouched = big_c.copy()
+    untouched[4:74, 2:32] = 7.0
+    assert (untouched == 7.0).all()  # nothing written outside the tile
+
+
+def test_gemm_with_an_empty_inner_dimension_writes_zeros():
+    c = np.full((3, 4), 7.0)
+    _product(np.ones((3, 0)), False, np.ones((0, 4)), False, c)
+    assert (c == 0).all()
+
+
+GOOD = ["char *", "char *", "int *", "int *", "int *", "double *", "double *", "int *",
+        "double *", "int *", "double *", "double *", "int *"]
+
+
+def test_the_declarations_of_scipys_routines_are_checked_at_import():
+    for name in ("dgemm", "sgemm"):
+        declared = blas._declared_arguments("scipy.linalg.cython_blas", name)
+        assert len(declared) == len(blas.GEMM_ARGUMENTS)
+        blas.check_gemm_declaration(name, declared, name[0])
+    blas.check_gemm_declaration("dgemm", GOOD, "d")
+
+
+@pytest.mark.parametrize("declared,real,message", [
+    ([*GOOD[:2], "npy_int64 *", *GOOD[3:]], "d",
+     r"declares argument m as 'npy_int64 \*', expected int \* \(a 32-bit BLAS integer\): "
+     r"fastscratch supports SciPy builds whose cython_blas uses 32-bit \(LP64\)"),
+    (GOOD, "s", r"declares argument alpha as 'double \*', expected float \*"),
+    ([*GOOD[:12]], "d", r"takes 12 arguments, expected the 13 of Fortran \?gemm \(transa, "),
+    (["int *", *GOOD[1:]], "d", r"declares argument transa as 'int \*', expected char \*"),
+])
+def test_an_unsupported_blas_declaration_is_a_clear_import_error(declared, real, message):
+    with pytest.raises(ImportError, match=message):
+        blas.check_gemm_declaration("xgemm", declared, real)
