@@ -16,10 +16,11 @@ import sys
 
 import llvmlite.binding as llvm
 import numpy as np
+import numba
 from numba import types
 from numba.extending import get_cython_function_address
 
-from .._jit import inline
+from .._jit import POLICY, inline
 
 # The Fortran calling convention of ?gemm (C = alpha op(A) op(B) + beta C, column-major): every
 # argument is passed by address, in this order. The flags are characters ('N' or 'T'); M, N, K
@@ -127,11 +128,19 @@ def gemm(a, ta, b, tb, c):
     if k == 0:
         c[:] = 0
         return
+    _call(ints, scalars, a, b, c)
+
+
+@numba.njit(**POLICY)
+def _call(ints, scalars, a, b, c):
+    """?gemm on the argument slots of ``gemm``. A function of its own, not inlined: the caller
+    holds ``ints`` and ``scalars`` until it returns. Inlined, Numba frees them after their last
+    use, which is taking their addresses, so BLAS would read freed memory."""
     args = (_slot(ints, _TRANSA), _slot(ints, _TRANSB), _slot(ints, _M), _slot(ints, _N),
             _slot(ints, _K), _slot(scalars, _ALPHA), b.ctypes.data, _slot(ints, _LDA),
             a.ctypes.data, _slot(ints, _LDB), _slot(scalars, _BETA), c.ctypes.data,
             _slot(ints, _LDC))  # in GEMM_ARGUMENTS order
-    if size == 8:
+    if c.itemsize == 8:
         _dgemm(*args)
     else:
         _sgemm(*args)
