@@ -17,7 +17,6 @@ import warnings
 from pathlib import Path
 
 import numba
-from threadpoolctl import ThreadpoolController
 
 from . import _jit, settings, validation
 from .kernels import _scipy_blas
@@ -47,13 +46,24 @@ def usable_cores():
     return max(1, n or 1)
 
 
+def _controller():
+    """threadpoolctl's controller of the loaded libraries. Importing threadpoolctl sets
+    KMP_DUPLICATE_LIB_OK in os.environ; fastscratch takes that back, since it changes nothing
+    there."""
+    added = "KMP_DUPLICATE_LIB_OK" not in os.environ
+    from threadpoolctl import ThreadpoolController
+    if added:
+        os.environ.pop("KMP_DUPLICATE_LIB_OK", None)
+    return ThreadpoolController()
+
+
 def _blas_pools():
     """(SciPy's BLAS libraries that the kernels call, the other BLAS libraries) as threadpoolctl
     controllers. Where SciPy and NumPy share one BLAS it is in the first group only."""
     _scipy_blas.load()  # its BLAS must be loaded before the controller looks
     scipy_root = _scipy_blas.scipy_root()
     kernel_libs, other_libs = [], []
-    for lib in ThreadpoolController().select(user_api="blas").lib_controllers:
+    for lib in _controller().select(user_api="blas").lib_controllers:
         path = Path(lib.filepath).resolve()
         inside = path.is_relative_to(scipy_root) and \
             path.relative_to(scipy_root).parts[0].startswith("scipy")
