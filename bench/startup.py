@@ -5,9 +5,11 @@ beyond ``import numpy``, and the book's short scripts end to end, book against `
 
 Rounds are interleaved (each round runs every case once, in turn), so load on the machine hits
 every case alike; the table gives medians. ``--compare`` times a second checkout of fastscratch
-(e.g. main) in the same rounds. The Numba cache is warmed (and the MNIST caches built) by one
-untimed run of each case first. Issue 17's targets: first step <= 0.4 s beyond ``import numpy``
-on the 2-core machine; a book script under 2 s at most 0.3 s slower under ``fastscratch run``.
+(e.g. an export of main: ``git archive main | tar -x -C DIR``) in the same rounds. One untimed
+run of each case first warms the Numba cache, writes the .pyc files and builds the MNIST caches
+(the book's mnist.pkl, fastscratch's .npz) in the checkouts and the book's temporary copy.
+Issue 17's targets: first step <= 0.4 s beyond ``import numpy`` on the 2-core machine; a book
+script under 2 s at most 0.3 s slower under ``fastscratch run``.
 """
 import argparse
 import json
@@ -53,8 +55,11 @@ print(t1 - t0, t2 - t1, t3 - t2)
 
 
 def _env(checkout):
+    """The children's environment: ``checkout`` first on the path, no plot windows, and bytecode
+    written (the warm-up run leaves .pyc files, as an installed package has them)."""
     env = dict(os.environ, PYTHONPATH=str(checkout), MPLBACKEND="Agg")
     env.setdefault("FASTSCRATCH_DATA", str(DATA))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 

@@ -73,12 +73,15 @@ def bench_threads():
 
 
 @contextlib.contextmanager
-def wait_policy():
-    """Within the block, the OpenMP wait policy of WAIT_POLICY is in the environment, for an
-    OpenMP runtime that loads there (it reads the variables once, when it loads). Values the user
-    set, or any OMP_WAIT_POLICY, are kept; os.environ is as before after the block."""
-    added = {} if "OMP_WAIT_POLICY" in os.environ else \
-        {k: v for k, v in WAIT_POLICY.items() if k not in os.environ}
+def openmp_load():
+    """Within the block, for an OpenMP runtime that loads there (it reads the variables once,
+    when it loads): the wait policy of WAIT_POLICY, unless the user set those variables or any
+    OMP_WAIT_POLICY, and KMP_DUPLICATE_LIB_OK=True, threadpoolctl's guard against Intel OpenMP
+    aborting the process when a second copy loads. os.environ is as before after the block."""
+    wanted = {"KMP_DUPLICATE_LIB_OK": "True"}
+    if "OMP_WAIT_POLICY" not in os.environ:
+        wanted.update(WAIT_POLICY)
+    added = {k: v for k, v in wanted.items() if k not in os.environ}
     os.environ.update(added)
     try:
         yield

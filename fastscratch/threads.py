@@ -7,7 +7,7 @@ process may use. docs/threads.md gives the reasons and the numbers.
 Nothing happens at import. The first kernel call (``configure``) gives Numba's pool the default
 count, every usable core (the CPUs this process may run on, capped by the cgroup CPU quota of a
 container; ``FASTSCRATCH_NUM_THREADS`` sets another default), with the OpenMP wait policy of
-``settings.wait_policy``, and pins SciPy's BLAS to one thread; NumPy's BLAS keeps its own count.
+``settings.openmp_load``, and pins SciPy's BLAS to one thread; NumPy's BLAS keeps its own count.
 ``set_num_threads(n)`` also gives NumPy's BLAS (the reference backend's products) ``n`` threads.
 """
 import math
@@ -49,7 +49,7 @@ def usable_cores():
 def _controller():
     """threadpoolctl's controller of the loaded libraries. Importing threadpoolctl sets
     KMP_DUPLICATE_LIB_OK in os.environ; fastscratch takes that back, since it changes nothing
-    there."""
+    there, and sets it only while Numba loads its OpenMP runtime (settings.openmp_load)."""
     added = "KMP_DUPLICATE_LIB_OK" not in os.environ
     from threadpoolctl import ThreadpoolController
     if added:
@@ -90,7 +90,7 @@ def _use(n, numpy_blas):
     first time), the kernels' BLAS at 1, and NumPy's BLAS at ``n`` if ``numpy_blas``."""
     kernel_blas, other_blas = blas_pools()
     n = min(n, numba.config.NUMBA_NUM_THREADS)
-    with settings.wait_policy():
+    with settings.openmp_load():
         numba.set_num_threads(n)
     for lib in kernel_blas:
         lib.set_num_threads(1)

@@ -95,6 +95,30 @@ def test_the_first_steps_change_no_environment_variable():
     assert out == [True, True]
 
 
+@pytest.mark.parametrize("user", [None, "300"])
+def test_gnu_openmp_loads_with_the_wait_policy(user):
+    """libgomp prints the settings it loaded with (OMP_DISPLAY_ENV): fastscratch's spin count,
+    or the user's, although neither is left in os.environ."""
+    env = dict(os.environ, OMP_DISPLAY_ENV="VERBOSE",
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    env.pop("OMP_WAIT_POLICY", None)
+    env.pop("GOMP_SPINCOUNT", None) if user is None else env.update(GOMP_SPINCOUNT=user)
+    code = textwrap.dedent("""
+    import os, numba, numpy as np
+    import fastscratch
+    fastscratch.MultiLayerNet(784, [50], 10).gradient(np.ones((4, 784)), np.arange(4))
+    print(numba.threading_layer(), os.environ.get("GOMP_SPINCOUNT"))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    layer, left = done.stdout.split()
+    if layer != "omp" or "GOMP_SPINCOUNT" not in done.stderr:
+        pytest.skip(f"Numba's threading layer is {layer!r}, not GNU OpenMP")
+    assert left == str(user)
+    assert f"GOMP_SPINCOUNT = '{user or settings.WAIT_POLICY['GOMP_SPINCOUNT']}'" in done.stderr
+
+
 @pytest.mark.parametrize("modules", [
     "fastscratch.functions, fastscratch.gradient, fastscratch.util",
     "fastscratch.dataset.mnist, fastscratch.book_scripts",
@@ -124,17 +148,18 @@ def test_lazy_names_and_submodules_resolve():
         fastscratch.no_such_name
 
 
-def test_wait_policy_is_set_only_inside_the_block(monkeypatch):
-    for key in (*settings.WAIT_POLICY, "OMP_WAIT_POLICY"):
+def test_openmp_variables_are_set_only_inside_the_block(monkeypatch):
+    for key in (*settings.WAIT_POLICY, "OMP_WAIT_POLICY", "KMP_DUPLICATE_LIB_OK"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("KMP_BLOCKTIME", "7")  # the user's value is kept
     before = dict(os.environ)
-    with settings.wait_policy():
+    with settings.openmp_load():
         assert os.environ["GOMP_SPINCOUNT"] == settings.WAIT_POLICY["GOMP_SPINCOUNT"]
         assert os.environ["KMP_BLOCKTIME"] == "7"
+        assert os.environ["KMP_DUPLICATE_LIB_OK"] == "True"
     assert dict(os.environ) == before
-    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")  # an explicit policy: nothing added
-    with settings.wait_policy():
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")  # an explicit policy: no wait variables
+    with settings.openmp_load():
         assert "GOMP_SPINCOUNT" not in os.environ
     assert dict(os.environ) == dict(before, OMP_WAIT_POLICY="PASSIVE")
 
