@@ -139,6 +139,29 @@ def test_book_helpers_load_neither_numba_nor_scipy(modules):
     assert out == []
 
 
+def test_a_book_script_on_functions_gradient_util_runs_without_numba(tmp_path):
+    """``fastscratch run`` of a script importing only the book's helper modules (as
+    ch04/gradient_simplenet.py does) loads neither Numba nor SciPy."""
+    (tmp_path / "ch00").mkdir()
+    (tmp_path / "ch00" / "helpers.py").write_text(textwrap.dedent("""
+        import sys, os
+        sys.path.append(os.pardir)
+        import numpy as np
+        from common.functions import softmax, cross_entropy_error
+        from common.gradient import numerical_gradient
+        from common.util import smooth_curve
+        w = np.ones((2, 3))
+        f = lambda w: cross_entropy_error(softmax(np.dot(np.ones(2), w)), np.array([0, 0, 1]))
+        numerical_gradient(f, w); smooth_curve(np.arange(20.0))
+        print(sorted(m for m in ("numba", "scipy") if m in sys.modules))
+        """))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, "-m", "fastscratch", "run", "ch00/helpers.py"],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_lazy_names_and_submodules_resolve():
     assert fastscratch.MultiLayerNet is __import__("fastscratch.multi_layer_net",
                                                    fromlist=["x"]).MultiLayerNet
