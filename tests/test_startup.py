@@ -162,6 +162,23 @@ def test_a_book_script_on_functions_gradient_util_runs_without_numba(tmp_path):
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_scipy_works_after_the_kernels_loaded_its_blas():
+    """The kernels load scipy.linalg.cython_blas without scipy.linalg; SciPy imported later
+    uses the same module and works."""
+    out = _run("""
+    import json, sys
+    import numpy as np
+    import fastscratch
+    fastscratch.MultiLayerNet(784, [50], 10).gradient(np.ones((4, 784)), np.arange(4))
+    before = "scipy.linalg" in sys.modules
+    import scipy.linalg
+    from scipy.linalg import cython_blas
+    print(json.dumps([before, cython_blas is sys.modules["scipy.linalg.cython_blas"],
+                      bool(np.allclose(scipy.linalg.inv(2 * np.eye(3)), np.eye(3) / 2))]))
+    """)
+    assert out == [False, True, True]
+
+
 def test_lazy_names_and_submodules_resolve():
     assert fastscratch.MultiLayerNet is __import__("fastscratch.multi_layer_net",
                                                    fromlist=["x"]).MultiLayerNet

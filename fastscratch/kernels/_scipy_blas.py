@@ -3,9 +3,11 @@
 Importing ``scipy.linalg.cython_blas`` the usual way first runs ``scipy/linalg/__init__.py``,
 0.08-0.15 s on the 2-core machine for routines the kernels never use. The extension module
 needs none of it, so it is loaded from its file under its own name (it registers itself in
-``sys.modules``, and a later ``import scipy.linalg.cython_blas`` gets the same module). Only
-``scipy``'s top-level package is imported, by the extension itself.
+``sys.modules``, and a later ``import scipy.linalg.cython_blas`` gets the same module, though
+``scipy.linalg`` imported later lacks it as an attribute). Only ``scipy``'s top-level package is
+imported, by the extension itself.
 """
+import importlib
 import importlib.machinery
 import importlib.util
 import sys
@@ -28,6 +30,8 @@ def load():
     """The ``scipy.linalg.cython_blas`` module, loaded (with its BLAS library) if not yet."""
     if MODULE in sys.modules:
         return sys.modules[MODULE]
+    if "scipy.linalg" in sys.modules:  # already paid for: the usual import, parent attribute set
+        return importlib.import_module(MODULE)
     folder = scipy_root() / "scipy" / "linalg"
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:
         path = folder / ("cython_blas" + suffix)
