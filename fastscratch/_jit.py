@@ -78,7 +78,7 @@ def _size(first, *rest):
 def kernel(fn=None, *, parallel=True, parallel_min=PARALLEL_MIN, work=_size):
     """Compile ``fn`` under POLICY; with ``parallel`` also a parallel twin, called when
     ``work(*args)`` (default: the first argument's size) reaches ``parallel_min`` and Numba
-    has more than one thread."""
+    has more than one thread. The first call of such a kernel configures the threads."""
     if fn is None:
         return lambda f: kernel(f, parallel=parallel, parallel_min=parallel_min, work=work)
     serial = numba.njit(**POLICY)(fn)
