@@ -90,8 +90,8 @@ def _book_copy(book, data, into):
 
 def cases(checkouts, book, scratch):
     """{name: zero-argument function giving one measurement: (wall s, CPU s) of a whole run, or
-    the first-step child's (import numpy, import fastscratch, first step, CPU of the run) s}. ``-c`` runs
-    start in ``scratch``, so no checkout shadows PYTHONPATH's."""
+    the first-step child's (import numpy, import fastscratch, first step, CPU of the run) s}.
+    ``-c`` runs start in ``scratch``, so no checkout shadows PYTHONPATH's."""
     out = {"import numpy": lambda: _wall([sys.executable, "-c", "import numpy"], scratch,
                                          _env(ROOT))[:2]}
     for label, checkout in checkouts.items():

@@ -16,9 +16,15 @@ from fastscratch import settings
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _child_env(**changes):
+    """This environment with this checkout first on the path, and ``changes``."""
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    return dict(os.environ, PYTHONPATH=path, **changes)
+
+
 def _run(code):
     """The JSON that ``code`` prints, run in a fresh interpreter on this checkout."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    env = _child_env()
     for key in settings.WAIT_POLICY:
         env.pop(key, None)
     env.pop("OMP_WAIT_POLICY", None)
@@ -99,8 +105,7 @@ def test_the_first_steps_change_no_environment_variable():
 def test_gnu_openmp_loads_with_the_wait_policy(user):
     """libgomp prints the settings it loaded with (OMP_DISPLAY_ENV): fastscratch's spin count,
     or the user's, although neither is left in os.environ."""
-    env = dict(os.environ, OMP_DISPLAY_ENV="VERBOSE",
-               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    env = _child_env(OMP_DISPLAY_ENV="VERBOSE")
     env.pop("OMP_WAIT_POLICY", None)
     env.pop("GOMP_SPINCOUNT", None) if user is None else env.update(GOMP_SPINCOUNT=user)
     code = textwrap.dedent("""
@@ -155,7 +160,7 @@ def test_a_book_script_on_functions_gradient_util_runs_without_numba(tmp_path):
         numerical_gradient(f, w); smooth_curve(np.arange(20.0))
         print(sorted(m for m in ("numba", "scipy") if m in sys.modules))
         """))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    env = _child_env()
     done = subprocess.run([sys.executable, "-m", "fastscratch", "run", "ch00/helpers.py"],
                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

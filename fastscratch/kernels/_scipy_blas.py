@@ -46,7 +46,8 @@ def load():
                 raise
             return module
     raise ImportError(f"fastscratch's kernels call SciPy's BLAS, but {folder} holds no "
-                      f"cython_blas extension for this Python ({importlib.machinery.EXTENSION_SUFFIXES})")
+                      "cython_blas extension for this Python "
+                      f"({importlib.machinery.EXTENSION_SUFFIXES})")
 
 
 def address(name):
