@@ -13,8 +13,6 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from numba.extending import get_cython_function_address
-
 MODULE = "scipy.linalg.cython_blas"
 
 
@@ -49,8 +47,3 @@ def load():
                       "cython_blas extension for this Python "
                       f"({importlib.machinery.EXTENSION_SUFFIXES})")
 
-
-def address(name):
-    """The address of the BLAS routine ``name`` ('dgemm', 'sgemm', ...) as an int."""
-    load()
-    return get_cython_function_address(MODULE, name)

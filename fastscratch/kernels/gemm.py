@@ -13,13 +13,15 @@ be cached: the address is looked up again each time the package is imported.
 import llvmlite.binding as llvm
 import numpy as np
 from numba import types
+from numba.extending import get_cython_function_address
 
 from .._jit import inline
 from . import _scipy_blas
 
+_scipy_blas.load()  # without scipy.linalg's package (0.1 s): the lookups below find it loaded
 for _name in ("dgemm", "sgemm"):
     llvm.add_symbol("fastscratch_" + _name,
-                    _scipy_blas.address(_name))
+                    get_cython_function_address("scipy.linalg.cython_blas", _name))
 _SIGNATURE = types.void(*([types.intp] * 13))  # Fortran BLAS: every argument by address
 _dgemm = types.ExternalFunction("fastscratch_dgemm", _SIGNATURE)
 _sgemm = types.ExternalFunction("fastscratch_sgemm", _SIGNATURE)
