@@ -2,18 +2,46 @@
 
 A book script runs by changing ``common.`` to ``fastscratch.`` and ``dataset.mnist`` to
 ``fastscratch.dataset.mnist``.
+
+The names below, and the submodules, are imported when first used, so ``import fastscratch``
+(or ``fastscratch.functions``, ``.gradient``, ``.util``) loads neither Numba nor SciPy.
 """
-from .backend import current_backend, use_backend
-from .convnet import DeepConvNet, SimpleConvNet
-from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss
-from .multi_layer_net import MultiLayerNet
-from .multi_layer_net_extend import MultiLayerNetExtend
-from .optimizer import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
-from .threads import get_num_threads, set_num_threads
+import importlib
 
 __version__ = "0.1.0"
+
+_HOMES = {
+    "backend": ("current_backend", "use_backend"),
+    "convnet": ("DeepConvNet", "SimpleConvNet"),
+    "layers": ("Affine", "BatchNormalization", "Dropout", "Relu", "Sigmoid", "SoftmaxWithLoss"),
+    "multi_layer_net": ("MultiLayerNet",),
+    "multi_layer_net_extend": ("MultiLayerNetExtend",),
+    "optimizer": ("SGD", "AdaGrad", "Adam", "Momentum", "Nesterov", "RMSprop"),
+    "threads": ("get_num_threads", "set_num_threads"),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = ["Affine", "BatchNormalization", "Dropout", "Relu", "Sigmoid", "SoftmaxWithLoss",
            "MultiLayerNet", "MultiLayerNetExtend", "SimpleConvNet", "DeepConvNet", "SGD",
            "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "use_backend",
            "current_backend", "set_num_threads", "get_num_threads"]
+
+
+def __getattr__(name):
+    """A public name of ``__all__``, or a submodule (``fastscratch.backend``, ...), imported on
+    first use."""
+    if name in _MODULE_OF:
+        value = getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
+    else:
+        try:
+            value = importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as error:
+            if error.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -11,31 +11,20 @@ parallel-twin launches hold a lock until the first launch has shown the layer in
 holding it only if that layer is 'workqueue' (serial twins never need it).
 """
 import threading
-import os
 import types
 
-# How Numba's OpenMP workers wait between parallel kernels (docs/threads.md). A step launches a
-# kernel every few microseconds, so workers that sleep at once (passive) pay a wake-up per
-# kernel: on 16 cores that made a step 2-3x slower. Workers that spin forever (active) starve
-# whatever else the process runs, NumPy's BLAS included. So they spin briefly (about half a
-# millisecond, covering the gaps inside a step) and then sleep: GNU OpenMP's spin count, Intel
-# OpenMP's block time. Set before Numba first loads the OpenMP runtime; values the user set,
-# or an OMP_WAIT_POLICY, are kept.
-if "OMP_WAIT_POLICY" not in os.environ:
-    os.environ.setdefault("GOMP_SPINCOUNT", "20000")
-    os.environ.setdefault("KMP_BLOCKTIME", "1")
+import numba
 
-import numba  # noqa: E402
+from . import settings
 
 # error_model="numpy": division by zero gives inf/nan as NumPy does (and lets loops vectorize).
 # No fastmath: NaN and Inf must propagate exactly as in the NumPy reference.
 POLICY = dict(cache=True, nogil=True, error_model="numpy")
 
-# Elements below which the serial twin wins (bench/bench_kernels.py, 2 free cores: break-even at
-# 16K-65K elements, the parallel twin 1.2-1.8x ahead from 2^18). On a machine whose cores are
-# busy with other work a parallel launch can wait milliseconds for a thread, so
+# Elements below which the serial twin wins (settings.DEFAULT_PARALLEL_MIN). On a machine whose
+# cores are busy with other work a parallel launch can wait milliseconds for a thread, so
 # FASTSCRATCH_PARALLEL_MIN raises the threshold (a huge value keeps every kernel serial).
-PARALLEL_MIN = int(os.environ.get("FASTSCRATCH_PARALLEL_MIN", 1 << 18))
+PARALLEL_MIN = settings.parallel_min()
 # The same for kernels around a matrix product, counted in multiply-adds (m * n * k): BLAS does
 # ~30 of them in the time an elementwise kernel touches one element.
 PRODUCT_PARALLEL_MIN = 32 * PARALLEL_MIN
@@ -71,8 +60,15 @@ def _launch(par, args):
     return result
 
 
-# Numba's thread count as last set by fastscratch.threads (numba.get_num_threads() costs ~10 us).
-threads_in_use = 1
+# Numba's thread count as last set by fastscratch.threads (numba.get_num_threads() costs ~10 us);
+# 0 until the first kernel call configures the threads (threads.configure).
+threads_in_use = 0
+
+
+def _configure():
+    """Numba's pool and the kernels' BLAS set up for the first kernel call; the thread count."""
+    from . import threads
+    return threads.configure()
 
 
 def _size(first, *rest):
@@ -82,7 +78,7 @@ def _size(first, *rest):
 def kernel(fn=None, *, parallel=True, parallel_min=PARALLEL_MIN, work=_size):
     """Compile ``fn`` under POLICY; with ``parallel`` also a parallel twin, called when
     ``work(*args)`` (default: the first argument's size) reaches ``parallel_min`` and Numba
-    has more than one thread."""
+    has more than one thread. The first call of such a kernel configures the threads."""
     if fn is None:
         return lambda f: kernel(f, parallel=parallel, parallel_min=parallel_min, work=work)
     serial = numba.njit(**POLICY)(fn)
@@ -92,7 +88,7 @@ def kernel(fn=None, *, parallel=True, parallel_min=PARALLEL_MIN, work=_size):
     par = numba.njit(parallel=True, **POLICY)(_renamed(fn, "__parallel"))
 
     def dispatch(*args):
-        if threads_in_use > 1 and work(*args) >= parallel_min:
+        if (threads_in_use or _configure()) > 1 and work(*args) >= parallel_min:
             return _launch(par, args)
         return serial(*args)
 

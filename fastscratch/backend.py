@@ -1,6 +1,8 @@
 """Maps each operation name to the Numba kernel or its NumPy reference twin.
 
 Layers call ``backend.ops.<name>(...)``; ``use_backend`` swaps the whole namespace at once.
+The namespace is built on the first access of ``ops``, so importing this module (and
+fastscratch) loads neither Numba nor the kernels.
 """
 import functools
 import types
@@ -53,9 +55,20 @@ class _Switch:
 
 
 def _select(name):
-    global ops, name_in_use
-    ops = operations(name)
+    global name_in_use
     name_in_use = name
+    if name in _tables:
+        globals()["ops"] = _tables[name]
+    else:
+        globals().pop("ops", None)  # built by __getattr__ on first use
+
+
+def __getattr__(attr):
+    """``ops``: the namespace of the backend in use, built (its modules imported) now."""
+    if attr != "ops":
+        raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
+    globals()["ops"] = table = operations(name_in_use)
+    return table
 
 
 def use_backend(name):
@@ -77,6 +90,5 @@ def current_backend():
     return name_in_use
 
 
-ops = None
 name_in_use = None
 _select("numba")

@@ -23,8 +23,14 @@ import numpy as np
 
 from . import backend, validation
 from .constants import OPTIMIZER_EPS
-from .kernels import optim as kernels
 from .reference import optim as twins
+
+
+def _kernels():
+    """kernels/optim.py, imported on the first update: importing the optimizers loads no Numba
+    (the book's scripts import them before they train, or without training at all)."""
+    from .kernels import optim
+    return optim
 
 
 class Hyper:
@@ -271,7 +277,7 @@ class SGD(Optimizer):
         self.lr = lr
 
     def update(self, params, grads):
-        self._apply(params, grads, kernels.sgd, twins.sgd, self.lr)
+        self._apply(params, grads, _kernels().sgd, twins.sgd, self.lr)
 
 
 class Momentum(Optimizer):
@@ -288,7 +294,7 @@ class Momentum(Optimizer):
         self.v = None
 
     def update(self, params, grads):
-        self._apply(params, grads, kernels.momentum, twins.momentum, self.lr, self.momentum)
+        self._apply(params, grads, _kernels().momentum, twins.momentum, self.lr, self.momentum)
 
 
 class Nesterov(Momentum):
@@ -296,7 +302,7 @@ class Nesterov(Momentum):
     and state: p += momentum^2 * v; p -= (1 + momentum) * lr * g; then v = momentum * v - lr * g."""
 
     def update(self, params, grads):
-        self._apply(params, grads, kernels.nesterov, twins.nesterov, self.lr, self.momentum)
+        self._apply(params, grads, _kernels().nesterov, twins.nesterov, self.lr, self.momentum)
 
 
 class AdaGrad(Optimizer):
@@ -311,7 +317,7 @@ class AdaGrad(Optimizer):
         self.h = None
 
     def update(self, params, grads):
-        self._apply(params, grads, kernels.adagrad, twins.adagrad, self.lr, OPTIMIZER_EPS)
+        self._apply(params, grads, _kernels().adagrad, twins.adagrad, self.lr, OPTIMIZER_EPS)
 
 
 class RMSprop(Optimizer):
@@ -329,7 +335,7 @@ class RMSprop(Optimizer):
         self.h = None
 
     def update(self, params, grads):
-        self._apply(params, grads, kernels.rmsprop, twins.rmsprop, self.lr, self.decay_rate,
+        self._apply(params, grads, _kernels().rmsprop, twins.rmsprop, self.lr, self.decay_rate,
                     OPTIMIZER_EPS)
 
 
@@ -356,7 +362,7 @@ class Adam(Optimizer):
     def update(self, params, grads):
         step = self.iter + 1
         lr_t = self.lr * np.sqrt(1.0 - self.beta2 ** step) / (1.0 - self.beta1 ** step)
-        self._apply(params, grads, kernels.adam, twins.adam, lr_t, self.beta1, self.beta2,
+        self._apply(params, grads, _kernels().adam, twins.adam, lr_t, self.beta1, self.beta2,
                     OPTIMIZER_EPS)
         self.iter = step
 

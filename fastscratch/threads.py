@@ -1,25 +1,25 @@
 """One thread design: Numba's pool runs every kernel, matrix products included, on the cores.
 
 The kernels call SciPy's BLAS one tile per thread (``kernels.gemm``), so that BLAS is pinned to
-one thread; NumPy's BLAS (the reference backend, the user's own products) gets the same count
-as Numba. The two pools never run at once inside a step, and neither gets more threads than the
+one thread. The two pools never run at once inside a step, and neither gets more threads than the
 process may use. docs/threads.md gives the reasons and the numbers.
 
-By default fastscratch uses every usable core: the CPUs this process may run on (affinity),
-capped by the cgroup CPU quota of a container. ``FASTSCRATCH_NUM_THREADS`` sets another default.
+Nothing happens at import. The first kernel call (``configure``) gives Numba's pool the default
+count, every usable core (the CPUs this process may run on, capped by the cgroup CPU quota of a
+container; ``FASTSCRATCH_NUM_THREADS`` sets another default), with the OpenMP wait policy of
+``settings.openmp_load``, and pins SciPy's BLAS to one thread; NumPy's BLAS keeps its own count.
+``set_num_threads(n)`` also gives NumPy's BLAS (the reference backend's products) ``n`` threads.
 """
 import math
 import os
+import threading
 import warnings
 from pathlib import Path
 
 import numba
-import numpy as np  # noqa: F401  (its BLAS must be loaded before the controller looks)
-import scipy
-import scipy.linalg.cython_blas  # noqa: F401  (the BLAS the kernels call)
-from threadpoolctl import ThreadpoolController
 
-from . import _jit, validation
+from . import _jit, settings, validation
+from .kernels import _scipy_blas
 
 
 def _cgroup_quota(root=Path("/sys/fs/cgroup")):
@@ -46,12 +46,24 @@ def usable_cores():
     return max(1, n or 1)
 
 
+def _controller():
+    """threadpoolctl's controller of the loaded libraries. Importing threadpoolctl sets
+    KMP_DUPLICATE_LIB_OK in os.environ; fastscratch takes that back, since it changes nothing
+    there, and sets it only while Numba loads its OpenMP runtime (settings.openmp_load)."""
+    added = "KMP_DUPLICATE_LIB_OK" not in os.environ
+    from threadpoolctl import ThreadpoolController
+    if added:
+        os.environ.pop("KMP_DUPLICATE_LIB_OK", None)
+    return ThreadpoolController()
+
+
 def _blas_pools():
     """(SciPy's BLAS libraries that the kernels call, the other BLAS libraries) as threadpoolctl
     controllers. Where SciPy and NumPy share one BLAS it is in the first group only."""
-    scipy_root = Path(scipy.__file__).resolve().parent.parent
+    _scipy_blas.load()  # its BLAS must be loaded before the controller looks
+    scipy_root = _scipy_blas.scipy_root()
     kernel_libs, other_libs = [], []
-    for lib in ThreadpoolController().select(user_api="blas").lib_controllers:
+    for lib in _controller().select(user_api="blas").lib_controllers:
         path = Path(lib.filepath).resolve()
         inside = path.is_relative_to(scipy_root) and \
             path.relative_to(scipy_root).parts[0].startswith("scipy")
@@ -61,7 +73,42 @@ def _blas_pools():
     return kernel_libs, other_libs
 
 
-_kernel_blas, _other_blas = _blas_pools()
+_pools = None  # _blas_pools(), found on first use
+_lock = threading.Lock()
+
+
+def blas_pools():
+    """_blas_pools(), computed once."""
+    global _pools
+    if _pools is None:
+        _pools = _blas_pools()
+    return _pools
+
+
+def _use(n, numpy_blas):
+    """Numba's pool at ``n`` threads (loading its threading layer under the wait policy the
+    first time), the kernels' BLAS at 1, and NumPy's BLAS at ``n`` if ``numpy_blas``."""
+    kernel_blas, other_blas = blas_pools()
+    n = min(n, numba.config.NUMBA_NUM_THREADS)
+    with settings.openmp_load():
+        numba.set_num_threads(n)
+    for lib in kernel_blas:
+        lib.set_num_threads(1)
+    if numpy_blas:
+        for lib in other_blas:
+            lib.set_num_threads(n)
+    _jit.threads_in_use = n
+    return n
+
+
+def configure():
+    """On the first kernel call: the default thread count (``default_num_threads``, capped at the
+    usable cores) for Numba's pool, SciPy's BLAS pinned to one thread, NumPy's BLAS untouched.
+    Returns the count in use; a count already set (``set_num_threads``) is kept."""
+    with _lock:
+        if not _jit.threads_in_use:
+            _use(min(default_num_threads(), usable_cores()), numpy_blas=False)
+    return _jit.threads_in_use
 
 
 def set_num_threads(n):
@@ -74,29 +121,15 @@ def set_num_threads(n):
                       f"and cgroup quota); using {usable} threads, since more threads than "
                       "cores make every product many times slower", RuntimeWarning, stacklevel=2)
         n = usable
-    n = min(n, numba.config.NUMBA_NUM_THREADS)
-    numba.set_num_threads(n)
-    _jit.threads_in_use = n
-    for lib in _kernel_blas:
-        lib.set_num_threads(1)
-    for lib in _other_blas:
-        lib.set_num_threads(n)
-    return n
+    with _lock:
+        return _use(n, numpy_blas=True)
 
 
 def get_num_threads():
-    """The number of threads fastscratch's kernels use now."""
-    return _jit.threads_in_use
+    """The number of threads fastscratch's kernels use (configuring them if not yet done)."""
+    return _jit.threads_in_use or configure()
 
 
 def default_num_threads():
     """FASTSCRATCH_NUM_THREADS if set (a positive int), else every usable core."""
-    text = os.environ.get("FASTSCRATCH_NUM_THREADS")
-    if text is None:
-        return usable_cores()
-    if not text.strip().isdigit() or int(text) < 1:
-        raise ValueError(f"FASTSCRATCH_NUM_THREADS must be a positive int, got {text!r}")
-    return int(text)
-
-
-set_num_threads(min(default_num_threads(), usable_cores()))
+    return settings.num_threads(usable_cores())

@@ -55,7 +55,7 @@ def test_the_kernels_blas_stays_at_one_thread(restore_threads):
     """The BLAS called inside the kernels runs one tile per thread: pinned to 1 whatever the
     count; the other BLAS (NumPy's) follows the count."""
     fastscratch.set_num_threads(threads.usable_cores())
-    kernel_paths = {lib.filepath for lib in threads._kernel_blas}
+    kernel_paths = {lib.filepath for lib in threads.blas_pools()[0]}
     assert kernel_paths
     for lib in ThreadpoolController().select(user_api="blas").lib_controllers:
         if lib.filepath in kernel_paths:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import set_num_threads
+from .. import set_num_threads, settings
 from ..threads import usable_cores
 from .steps import STEP_OPTIMIZERS, fastscratch_step, gemm_floor_step, torch_step
 
@@ -29,13 +29,9 @@ SCALING_SLACK = 1.05
 
 def default_threads():
     """FASTSCRATCH_BENCH_THREADS (comma list) or 1, 2, 4, ... up to the usable cores."""
-    text = os.environ.get("FASTSCRATCH_BENCH_THREADS")
-    if text:
-        counts = text.split(",")
-        if not all(c.strip().isdigit() and int(c) > 0 for c in counts):
-            raise ValueError("FASTSCRATCH_BENCH_THREADS must be positive ints separated by "
-                             f"commas (1,2,4), got {text!r}")
-        return sorted({int(c) for c in counts})
+    counts = settings.bench_threads()
+    if counts:
+        return counts
     n, counts = usable_cores(), [1]
     while counts[-1] * 2 <= n:
         counts.append(counts[-1] * 2)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from .. import settings
 from .store import DatasetSpec, FileSpec, load, load_arrays, locate
 
 __all__ = ["load_fashion_mnist", "download_fashion_mnist", "init_fashion_mnist", "classes"]
@@ -44,7 +45,7 @@ FASHION_MNIST = DatasetSpec(
         "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
         "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
     ),
-    mirror_env="FASTSCRATCH_FASHION_MNIST_MIRROR",
+    mirror_env=settings.FASHION_MNIST_MIRROR,
     n_train=60000,
     n_test=10000,
     system_dirs=("/usr/share/datasets/fashion-mnist",),

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from .. import settings
 from .store import (IMG_DIM, IMG_SIZE, ChecksumMismatchError, DatasetError, DatasetNotFoundError,
                     DatasetSpec, DownloadError, FileSpec, IDXFormatError, load, load_arrays,
                     locate)
@@ -45,7 +46,7 @@ MNIST = DatasetSpec(
         "https://storage.googleapis.com/cvdf-datasets/mnist/",
         "http://yann.lecun.com/exdb/mnist/",
     ),
-    mirror_env="FASTSCRATCH_MNIST_MIRROR",
+    mirror_env=settings.MNIST_MIRROR,
     n_train=60000,
     n_test=10000,
     book_folder=True,

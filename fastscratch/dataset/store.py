@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import settings
 from ..atomic import atomic_write
 from ._download import DownloadError, download_file
 from ._idx import DatasetError, IDXFormatError, decompress, is_gzip, parse_images, parse_labels
@@ -51,8 +52,8 @@ __all__ = [
     "load_arrays", "to_book_format", "load", "change_one_hot_label", "IMG_DIM", "IMG_SIZE",
 ]
 
-ENV_DATA = "FASTSCRATCH_DATA"
-ENV_CACHE = "FASTSCRATCH_CACHE"
+ENV_DATA = settings.DATA
+ENV_CACHE = settings.CACHE
 CACHE_FORMAT = 1
 KEYS = ("train_img", "train_label", "test_img", "test_label")
 IMG_DIM = (1, 28, 28)
@@ -96,7 +97,7 @@ class DatasetSpec:
 
 def cache_root() -> Path:
     """The per-user cache directory: $FASTSCRATCH_CACHE, platformdirs, or ~/.cache."""
-    env = os.environ.get(ENV_CACHE)
+    env = settings.cache_dir()
     if env:
         return Path(env).expanduser()
     try:
@@ -183,9 +184,10 @@ def _read_only_dirs(spec: DatasetSpec) -> list:
 
 
 def _plan(spec: DatasetSpec, data_dir) -> _Plan:
-    if data_dir is not None or os.environ.get(ENV_DATA):
+    env = settings.data_dir()
+    if data_dir is not None or env:
         explicit = data_dir is not None
-        base = Path(os.fspath(data_dir) if explicit else os.environ[ENV_DATA]).expanduser()
+        base = Path(os.fspath(data_dir) if explicit else env).expanduser()
         sub = base / spec.subdir
         first, other = (base, sub) if explicit else (sub, base)
         target = other if (_present(spec, other) and not _present(spec, first)) else first
@@ -197,8 +199,7 @@ def _plan(spec: DatasetSpec, data_dir) -> _Plan:
 
 def _mirror_list(spec: DatasetSpec, mirrors) -> list:
     if mirrors is None:
-        env = os.environ.get(spec.mirror_env, "").replace(",", " ").split()
-        return env or list(spec.mirrors)
+        return settings.mirrors(spec.mirror_env) or list(spec.mirrors)
     if isinstance(mirrors, (str, bytes, os.PathLike)):
         mirrors = [mirrors]
     return [os.fsdecode(m) for m in mirrors]

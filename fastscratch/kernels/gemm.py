@@ -21,6 +21,7 @@ from numba import types
 from numba.extending import get_cython_function_address
 
 from .._jit import POLICY, inline
+from . import _scipy_blas
 
 # The Fortran calling convention of ?gemm (C = alpha op(A) op(B) + beta C, column-major): every
 # argument is passed by address, in this order. The flags are characters ('N' or 'T'); M, N, K
@@ -75,6 +76,7 @@ def check_gemm_declaration(name, declared, real):
                               "install such a SciPy (e.g. the wheels from PyPI)")
 
 
+_scipy_blas.load()  # without scipy.linalg's package (0.1 s): the lookups below find it loaded
 for _name in ("dgemm", "sgemm"):
     check_gemm_declaration(_name, _declared_arguments("scipy.linalg.cython_blas", _name),
                            _name[0])
