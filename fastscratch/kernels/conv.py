@@ -1,4 +1,5 @@
-"""Convolution: per image, im2col into a (C*FH*FW, OH*OW) patch matrix, one BLAS product with
+"""Convolution: per image, im2col (from a zero-bordered copy of the image, so that every patch
+row is a plain copy) into a (C*FH*FW, OH*OW) patch matrix, one BLAS product with
 the filters, and bias + activation fused around it while the image is in cache.
 
 The kernels run in parallel over fixed blocks of images; each product is a single-threaded BLAS
@@ -25,43 +26,50 @@ def _backward_work(dout, y, act, col, *rest):
 
 
 @inline
-def valid_range(n_out, size, offset, stride):
-    """lo, hi such that 0 <= o * stride + offset < size exactly for lo <= o < hi (o < n_out)."""
-    lo = max(0, -(offset // stride))
-    hi = min(n_out, (size - 1 - offset) // stride + 1)
-    return lo, max(lo, hi)
+def pad_into(img, pad, xp):
+    """xp[c, pad + y, pad + x] = img[c, y, x]: img (C, H, W) into the interior of xp
+    (C, H + 2 pad, W + 2 pad), whose border the caller keeps zero."""
+    c_, h, w = img.shape
+    for c in range(c_):
+        for y in range(h):
+            for x in range(w):
+                xp[c, y + pad, x + pad] = img[c, y, x]
 
 
 @inline
-def copy_patches(img, fh_, fw_, stride, pad, oh_, ow_, col, to_col):
-    """to_col: im2col of one image, col[(c, fh, fw), (oh, ow)] = img[c, oh*stride + fh - pad,
-    ow*stride + fw - pad], zero outside the image. Else its adjoint col2im: each col entry is
-    added to its pixel of img (entries that fall into the padding are dropped).
-    img (C, H, W), col (C*FH*FW, OH*OW)."""
+def crop_from(xp, pad, img):
+    """img[c, y, x] = xp[c, pad + y, pad + x]: the adjoint of pad_into (the border is dropped)."""
     c_, h, w = img.shape
-    zero = col.dtype.type(0.0)
     for c in range(c_):
+        for y in range(h):
+            for x in range(w):
+                img[c, y, x] = xp[c, y + pad, x + pad]
+
+
+@inline
+def patches(xp, fh_, fw_, stride, oh_, ow_, col, to_col):
+    """to_col: im2col of one padded image, col[(c, fh, fw), (oh, ow)] = xp[c, oh*stride + fh,
+    ow*stride + fw]. Else its adjoint col2im: each col entry is added to its pixel of xp.
+    xp (C, H + 2 pad, W + 2 pad), col (C*FH*FW, OH*OW). Every index is in range, so the row
+    loops are plain (vectorized) copies for stride 1."""
+    for c in range(xp.shape[0]):
         for fh in range(fh_):
-            y_lo, y_hi = valid_range(oh_, h, fh - pad, stride)
             for fw in range(fw_):
                 k = (c * fh_ + fh) * fw_ + fw
-                x_lo, x_hi = valid_range(ow_, w, fw - pad, stride)
-                if to_col:  # the patch entries that fall into the padding
-                    for oh in range(oh_):
-                        lo, hi = (x_lo, x_hi) if y_lo <= oh < y_hi else (ow_, ow_)
-                        for ow in range(lo):
-                            col[k, oh * ow_ + ow] = zero
-                        for ow in range(hi, ow_):
-                            col[k, oh * ow_ + ow] = zero
-                for oh in range(y_lo, y_hi):
-                    iy = oh * stride + fh - pad
-                    row = oh * ow_
-                    if to_col:
-                        for ow in range(x_lo, x_hi):
-                            col[k, row + ow] = img[c, iy, ow * stride + fw - pad]
+                for oh in range(oh_):
+                    iy, row = oh * stride + fh, oh * ow_
+                    if to_col and stride == 1:
+                        for ow in range(ow_):
+                            col[k, row + ow] = xp[c, iy, ow + fw]
+                    elif to_col:
+                        for ow in range(ow_):
+                            col[k, row + ow] = xp[c, iy, ow * stride + fw]
+                    elif stride == 1:
+                        for ow in range(ow_):
+                            xp[c, iy, ow + fw] += col[k, row + ow]
                     else:
-                        for ow in range(x_lo, x_hi):
-                            img[c, iy, ow * stride + fw - pad] += col[k, row + ow]
+                        for ow in range(ow_):
+                            xp[c, iy, ow * stride + fw] += col[k, row + ow]
 
 
 @kernel(work=_forward_work, parallel_min=PRODUCT_PARALLEL_MIN)
@@ -75,14 +83,17 @@ def conv_forward(x, W, b, stride, pad, act, col, out):
     w_mat = W.reshape(fn_, k_)
     keep = col.shape[0] == n_
     zero, one = out.dtype.type(0.0), out.dtype.type(1.0)
+    c_, h, w = x.shape[1], x.shape[2], x.shape[3]
     nb = image_blocks(n_)
     for blk in prange(nb):
         scratch = np.empty((0 if keep else k_, p_), out.dtype)
+        xp = np.zeros((c_, h + 2 * pad, w + 2 * pad), out.dtype)
         for n in block_rows(blk, nb, n_):
-            patches = col[n] if keep else scratch
-            copy_patches(x[n], fh_, fw_, stride, pad, oh_, ow_, patches, True)
+            col_n = col[n] if keep else scratch
+            pad_into(x[n], pad, xp)
+            patches(xp, fh_, fw_, stride, oh_, ow_, col_n, True)
             z = out[n].reshape(fn_, p_)
-            gemm(w_mat, False, patches, False, z)
+            gemm(w_mat, False, col_n, False, z)
             for f in range(fn_):
                 bias = b[f]
                 for p in range(p_):
@@ -96,7 +107,8 @@ def conv_backward(dout, y, act, col, W, stride, pad, dW, db, dx):
     (FN, C, FH, FW), db (FN,), dx (N, C, H, W)."""
     n_, fn_, oh_, ow_ = dout.shape
     k_, p_ = col.shape[1], col.shape[2]
-    fh_, fw_ = W.shape[2], W.shape[3]
+    c_, fh_, fw_ = W.shape[1], W.shape[2], W.shape[3]
+    h, w = (0, 0) if dx is None else (dx.shape[2], dx.shape[3])
     w_mat = W.reshape(fn_, k_)
     zero, one = dW.dtype.type(0.0), dW.dtype.type(1.0)
     nb = image_blocks(n_)
@@ -106,6 +118,7 @@ def conv_backward(dout, y, act, col, W, stride, pad, dW, db, dx):
         dz = np.empty((0 if act == NONE else fn_, p_), dW.dtype)
         dw_n = np.empty((fn_, k_), dW.dtype)
         dcol = np.empty((0 if dx is None else k_, p_), dW.dtype)
+        dxp = np.empty((0 if dx is None else c_, h + 2 * pad, w + 2 * pad), dW.dtype)
         dw_blk = part_w[blk].reshape(fn_, k_)
         for n in block_rows(blk, nb, n_):
             g_n = dout[n].reshape(fn_, p_)
@@ -126,7 +139,8 @@ def conv_backward(dout, y, act, col, W, stride, pad, dW, db, dx):
                     dw_blk[f, k] += dw_n[f, k]
             if dx is not None:
                 gemm(w_mat, True, g_n, False, dcol)
-                dx[n] = 0
-                copy_patches(dx[n], fh_, fw_, stride, pad, oh_, ow_, dcol, False)
+                dxp[:] = 0
+                patches(dxp, fh_, fw_, stride, oh_, ow_, dcol, False)
+                crop_from(dxp, pad, dx[n])
     add_blocks(part_w, dW.reshape(fn_ * k_), one)
     add_blocks(part_b, db, one)
