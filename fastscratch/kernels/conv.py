@@ -17,12 +17,12 @@ from .gemm import gemm
 __all__ = ["conv_forward", "conv_backward"]
 
 
-def _forward_work(x, W, b, stride, pad, act, col, out):
-    return out.size * col.shape[1]  # multiply-adds
+def _forward_work(x, W, b, stride, pad, act, out):
+    return out.size * W[0].size  # multiply-adds
 
 
-def _backward_work(dout, y, act, col, *rest):
-    return dout.size * col.shape[1]
+def _backward_work(dout, y, act, x, W, *rest):
+    return dout.size * W[0].size
 
 
 @inline
@@ -73,27 +73,24 @@ def patches(xp, fh_, fw_, stride, oh_, ow_, col, to_col):
 
 
 @kernel(work=_forward_work, parallel_min=PRODUCT_PARALLEL_MIN)
-def conv_forward(x, W, b, stride, pad, act, col, out):
-    """out = act(conv(x, W) + b) and col[n] = image n's patches, one column per output pixel;
-    x (N, C, H, W), W (FN, C, FH, FW), b (FN,), col (N, C*FH*FW, OH*OW), out (N, FN, OH, OW).
-    A col of shape (0, C*FH*FW, OH*OW) keeps no patches (inference)."""
+def conv_forward(x, W, b, stride, pad, act, out):
+    """out = act(conv(x, W) + b); x (N, C, H, W), W (FN, C, FH, FW), b (FN,),
+    out (N, FN, OH, OW). Each image's patches live in a scratch matrix only while it is used."""
     n_, fn_, oh_, ow_ = out.shape
-    fh_, fw_ = W.shape[2], W.shape[3]
-    k_, p_ = col.shape[1], oh_ * ow_
-    w_mat = W.reshape(fn_, k_)
-    keep = col.shape[0] == n_
-    zero, one = out.dtype.type(0.0), out.dtype.type(1.0)
     c_, h, w = x.shape[1], x.shape[2], x.shape[3]
+    fh_, fw_ = W.shape[2], W.shape[3]
+    k_, p_ = c_ * fh_ * fw_, oh_ * ow_
+    w_mat = W.reshape(fn_, k_)
+    zero, one = out.dtype.type(0.0), out.dtype.type(1.0)
     nb = image_blocks(n_)
     for blk in prange(nb):
-        scratch = np.empty((0 if keep else k_, p_), out.dtype)
+        col = np.empty((k_, p_), out.dtype)
         xp = np.zeros((c_, h + 2 * pad, w + 2 * pad), out.dtype)
         for n in block_rows(blk, nb, n_):
-            col_n = col[n] if keep else scratch
             pad_into(x[n], pad, xp)
-            patches(xp, fh_, fw_, stride, oh_, ow_, col_n, True)
+            patches(xp, fh_, fw_, stride, oh_, ow_, col, True)
             z = out[n].reshape(fn_, p_)
-            gemm(w_mat, False, col_n, False, z)
+            gemm(w_mat, False, col, False, z)
             for f in range(fn_):
                 bias = b[f]
                 for p in range(p_):
@@ -101,14 +98,14 @@ def conv_forward(x, W, b, stride, pad, act, col, out):
 
 
 @kernel(work=_backward_work, parallel_min=PRODUCT_PARALLEL_MIN)
-def conv_backward(dout, y, act, col, W, stride, pad, dW, db, dx):
-    """Through act (y its output; with NONE y is not read) and the convolution: dW, db and,
-    unless dx is None, dx; dout, y (N, FN, OH, OW), col as conv_forward keeps it, W, dW
-    (FN, C, FH, FW), db (FN,), dx (N, C, H, W)."""
+def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx):
+    """Through act (y its output; with NONE y is not read) and the convolution of x: dW, db
+    and, unless dx is None, dx; dout, y (N, FN, OH, OW), x, dx (N, C, H, W), W, dW
+    (FN, C, FH, FW), db (FN,). Each image's patches are made again from x, in a scratch."""
     n_, fn_, oh_, ow_ = dout.shape
-    k_, p_ = col.shape[1], col.shape[2]
-    c_, fh_, fw_ = W.shape[1], W.shape[2], W.shape[3]
-    h, w = (0, 0) if dx is None else (dx.shape[2], dx.shape[3])
+    c_, h, w = x.shape[1], x.shape[2], x.shape[3]
+    fh_, fw_ = W.shape[2], W.shape[3]
+    k_, p_ = c_ * fh_ * fw_, oh_ * ow_
     w_mat = W.reshape(fn_, k_)
     zero, one = dW.dtype.type(0.0), dW.dtype.type(1.0)
     nb = image_blocks(n_)
@@ -116,6 +113,8 @@ def conv_backward(dout, y, act, col, W, stride, pad, dW, db, dx):
     part_b = np.zeros((nb, fn_), dW.dtype)
     for blk in prange(nb):
         dz = np.empty((0 if act == NONE else fn_, p_), dW.dtype)
+        col = np.empty((k_, p_), dW.dtype)
+        xp = np.zeros((c_, h + 2 * pad, w + 2 * pad), dW.dtype)
         dw_n = np.empty((fn_, k_), dW.dtype)
         dcol = np.empty((0 if dx is None else k_, p_), dW.dtype)
         dxp = np.empty((0 if dx is None else c_, h + 2 * pad, w + 2 * pad), dW.dtype)
@@ -133,7 +132,9 @@ def conv_backward(dout, y, act, col, W, stride, pad, dW, db, dx):
                 for p in range(p_):
                     s += g_n[f, p]
                 part_b[blk, f] += s
-            gemm(g_n, False, col[n], True, dw_n)
+            pad_into(x[n], pad, xp)
+            patches(xp, fh_, fw_, stride, oh_, ow_, col, True)
+            gemm(g_n, False, col, True, dw_n)
             for f in range(fn_):
                 for k in range(k_):
                     dw_blk[f, k] += dw_n[f, k]
