@@ -334,11 +334,13 @@ def test_the_float64_check_catches_a_promoting_constant_or_count():
 # Convolution geometries (N, C, H, W, FN, FH, FW, stride, pad): MNIST-like, stride > 1, pad > 0,
 # odd and non-square sizes, batch 1, 1x1 filters, a filter as large as the padded image; pooling
 # uses (N, C, H, W, pool_h, pool_w, stride, pad) from the same tuples (FN left out), so it meets
-# overlapping windows (stride < pool) and windows reaching into the padding.
+# overlapping windows (stride < pool) and windows reaching into the padding; the last two are
+# the nets' 2x2 pooling (its unrolled path) on odd sides, at stride 2 and overlapping at stride 1.
 CONV_GEOMETRIES = [(4, 1, 28, 28, 3, 5, 5, 1, 0), (1, 3, 7, 9, 4, 3, 3, 2, 1),
                    (3, 2, 11, 6, 5, 3, 2, 1, 2), (2, 4, 8, 8, 6, 1, 1, 1, 0),
                    (5, 3, 10, 10, 2, 4, 3, 3, 1), (1, 1, 3, 3, 2, 5, 5, 1, 1),
-                   (17, 16, 12, 12, 16, 3, 3, 1, 1)]
+                   (17, 16, 12, 12, 16, 3, 3, 1, 1), (3, 4, 9, 8, 5, 2, 2, 2, 0),
+                   (2, 3, 7, 5, 4, 2, 2, 1, 0)]
 CONV_OPS = ["conv_forward", "conv_backward", "pool_forward", "pool_backward"]
 
 
