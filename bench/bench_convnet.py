@@ -193,8 +193,8 @@ def _worker(spec):
         run, count = _step(rest[0], rest[1], rest[2], threads), int(rest[-1])
     else:
         run, count = _inference(rest[0], rest[1]), 1
-        result["accuracy"] = run()
-    for _ in range(2):
+        result["accuracy"] = run()  # compiles and warms up: the book's takes minutes
+    for _ in range(0 if kind == "infer" else 2):
         run()  # compile, warm the caches and the thread pool
     wall, cpu = [], []
     for _ in range(count):
