@@ -1,6 +1,7 @@
 """Convolution: per image, im2col (from a zero-bordered copy of the image, so that every patch
-row is a plain copy) into a (C*FH*FW, OH*OW) patch matrix, one BLAS product with
-the filters, and bias + activation fused around it while the image is in cache.
+row is a plain copy) into a (C*FH*FW, OH*OW) scratch patch matrix, one BLAS product with the
+filters, and bias + activation fused around it while the image is in cache. The patches are not
+kept: backward makes them again from x (cheaper than writing and reading them through memory).
 
 The kernels run in parallel over fixed blocks of images; each product is a single-threaded BLAS
 call (``gemm``) on the thread that owns the image. The weight and bias gradients are summed per
