@@ -113,18 +113,17 @@ def _conv_geometry(case, dtype, rng):
 
 def build_conv_forward(case, dtype, rng):
     x, W, b, stride, pad, (oh, ow) = _conv_geometry(case, dtype, rng)
-    n, fn = x.shape[0], W.shape[0]
-    col, out = np.empty((n, W[0].size, oh * ow), dtype), np.empty((n, fn, oh, ow), dtype)
-    return [(x, W, b, stride, pad, RELU, col, out)], ()
+    out = np.empty((x.shape[0], W.shape[0], oh, ow), dtype)
+    return [(x, W, b, stride, pad, RELU, out)], ()
 
 
 def build_conv_backward(case, dtype, rng):
     """dW, db and dx (the inner layers' backward) through a fused ReLU."""
     (fwd,), _ = build_conv_forward(case, dtype, rng)
     reference.conv.conv_forward(*fwd)
-    x, W, _, stride, pad, act, col, out = fwd
+    x, W, _, stride, pad, act, out = fwd
     dout = rng.standard_normal(out.shape).astype(dtype)
-    return [(dout, out, act, col, W, stride, pad, np.empty_like(W),
+    return [(dout, out, act, x, W, stride, pad, np.empty_like(W),
              np.empty(W.shape[0], dtype), np.empty_like(x))], ()
 
 

@@ -320,8 +320,9 @@ class Convolution(Layer):
     out (N, FN, OH, OW), OH = (H + 2 pad - FH) // stride + 1. A following Relu or Sigmoid can
     be fused (``act``), as for Affine.
 
-    ``col`` is the book's patch matrix (N*OH*OW, C*FH*FW), derived on access from the
-    per-image patches the kernels keep; ``col_W`` is W.reshape(FN, -1).T as in the book.
+    ``col`` is the book's patch matrix (N*OH*OW, C*FH*FW) of the last input, made from ``x``
+    on first access (the kernels make each image's patches in a scratch and do not keep them);
+    ``col_W`` is W.reshape(FN, -1).T as in the book.
     """
 
     fuses_activation = True
@@ -332,7 +333,8 @@ class Convolution(Layer):
         self.stride = validation.positive_int("stride", stride)
         self.pad = validation.positive_int("pad", pad, least=0)
         self.x = None
-        self._patches = None
+        self._train_x = None  # x of the last training-mode forward, for backward
+        self._col = None
         self.col_W = None
         self.dW = None
         self.db = None
@@ -340,9 +342,9 @@ class Convolution(Layer):
     @property
     def col(self):
         """The book's im2col matrix of the last forward input, (N*OH*OW, C*FH*FW)."""
-        if self._patches is None:
-            return None
-        return self._patches.transpose(0, 2, 1).reshape(-1, self._patches.shape[1])
+        if self._col is None and self.x is not None:
+            self._col = im2col(self.x, self.W.shape[2], self.W.shape[3], self.stride, self.pad)
+        return self._col
 
     @checked
     def forward(self, x):
@@ -352,7 +354,7 @@ class Convolution(Layer):
 
     @checked
     def backward(self, dout):
-        validation.forward_done(self, "_patches", "training-mode ")
+        validation.forward_done(self, "_train_x", "training-mode ")
         n, _, h, w = self.x.shape
         shape = (n, self.W.shape[0], _out_size(h, self.W.shape[2], self.stride, self.pad),
                  _out_size(w, self.W.shape[3], self.stride, self.pad))
@@ -360,17 +362,17 @@ class Convolution(Layer):
 
     def _run(self, x, train_flg=True, act=None):
         """act(conv(x, W) + b) for checked x; ``act`` is the following activation layer or
-        None. The patches are kept for backward in training mode only."""
+        None. Backward is allowed after a training-mode forward only."""
         W = np.ascontiguousarray(self.W)
         fn, c, fh, fw = W.shape
         n, _, h, w = x.shape
         oh = _out_size(h, fh, self.stride, self.pad)
         ow = _out_size(w, fw, self.stride, self.pad)
-        patches = np.empty((n if train_flg else 0, c * fh * fw, oh * ow), dtype=W.dtype)
         out = np.empty((n, fn, oh, ow), dtype=W.dtype)
-        backend.ops.conv_forward(x, W, self.b, self.stride, self.pad, _code(act), patches, out)
+        backend.ops.conv_forward(x, W, self.b, self.stride, self.pad, _code(act), out)
         self.x = x
-        self._patches = patches if train_flg else None
+        self._train_x = x if train_flg else None
+        self._col = None
         self.col_W = self.W.reshape(fn, -1).T
         return out
 
@@ -383,7 +385,7 @@ class Convolution(Layer):
         self.db = np.empty(W.shape[0], dtype=dtype)
         dx = np.empty(self.x.shape, dtype=dtype) if need_dx else None
         backend.ops.conv_backward(dout, dout if act is None else act.out, _code(act),
-                                  self._patches, W, self.stride, self.pad, self.dW, self.db, dx)
+                                  self._train_x, W, self.stride, self.pad, self.dW, self.db, dx)
         return dx
 
 
