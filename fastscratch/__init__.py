@@ -13,6 +13,20 @@ from .threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 
+
+def load_ipython_extension(ipython):
+    """``%load_ext fastscratch``: the book's ``common.*`` and ``dataset.*`` imports resolve to
+    fastscratch for the rest of the session (fastscratch.book_session)."""
+    from .book_session import install_book_imports
+    install_book_imports()
+
+
+def unload_ipython_extension(ipython):
+    """``%unload_ext fastscratch``: the book's imports are the book's again."""
+    from .book_session import uninstall_book_imports
+    uninstall_book_imports()
+
+
 __all__ = ["Affine", "BatchNormalization", "Dropout", "Relu", "Sigmoid", "SoftmaxWithLoss",
            "MultiLayerNet", "MultiLayerNetExtend", "SimpleConvNet", "DeepConvNet", "SGD",
            "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "use_backend",
