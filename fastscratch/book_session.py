@@ -9,6 +9,8 @@ in place until ``uninstall_book_imports()``: meanwhile ``import common.layers``,
 
 from __future__ import annotations
 
+import atexit
+
 from .book_scripts import book_imports
 
 __all__ = ["install_book_imports", "uninstall_book_imports", "book_imports_installed"]
@@ -25,6 +27,7 @@ def install_book_imports() -> bool:
     session = book_imports()
     session.__enter__()
     _session = session
+    atexit.register(uninstall_book_imports)  # before shutdown clears sys.meta_path
     return True
 
 
@@ -35,6 +38,7 @@ def uninstall_book_imports() -> bool:
     if _session is None:
         return False
     session, _session = _session, None
+    atexit.unregister(uninstall_book_imports)
     session.__exit__(None, None, None)
     return True
 

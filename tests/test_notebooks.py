@@ -8,7 +8,7 @@ own ``common/`` and ``dataset/``. Each code cell must print the same lines, numb
 relative.
 
 The rewrites only shorten training and evaluation, the same on both sides: fewer iterations
-or epochs, and for the conv nets the book's own commented-out "reduce the data" lines switched
+or epochs, narrower hidden layers in the numerical gradient checks, and for the conv nets the book's own commented-out "reduce the data" lines switched
 on with smaller slices. Sample counts are multiples of 1000 where fastscratch's Trainer
 evaluates a notebook's own conv net (see ch07). ch08 builds the slices its training cell
 needs and saves the shortened net to another file, so that its later cells still evaluate the
@@ -16,6 +16,7 @@ book's trained deep_convnet_params.pkl.
 """
 import re
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,10 +45,12 @@ class Rewrite:
 
 
 REWRITES = {
-    "ch04": [Rewrite(11, "iters_num = 10000", "iters_num = 1201")],
-    "ch05": [Rewrite(11, "iters_num = 10000", "iters_num = 1201")],
+    "ch04": [Rewrite(11, "iters_num = 10000", "iters_num = 601")],
+    "ch05": [Rewrite(9, "hidden_size=50", "hidden_size=10"),
+             Rewrite(11, "iters_num = 10000", "iters_num = 601")],
     "ch06": [Rewrite(3, "max_iterations = 2000", "max_iterations = 101"),
              Rewrite(7, "max_iterations = 2000", "max_iterations = 101"),
+             Rewrite(9, "hidden_size_list=[100, 100]", "hidden_size_list=[10, 10]"),
              Rewrite(11, "max_epochs = 20", "max_epochs = 2"),
              Rewrite(13, "max_epochs = 201", "max_epochs = 3"),
              Rewrite(15, "epochs=301", "epochs=3"),
@@ -73,6 +76,8 @@ REWRITES = {
 # eps * loss / h = 2.2e-16 * 2.3 / 1e-4 = 5e-12 per entry.
 ATOL = {"ch05": 1e-11, "ch06": 1e-11, "ch07": 1e-11}
 KNOWN_FAILURES = {
+    "ch07": "issue 17 (scripts part): the gradient check's labels of shape (1, 1) are refused "
+            "by fastscratch's SoftmaxWithLoss",
     "ch08": "issue 17 (scripts part): fastscratch's Trainer evaluates the notebook's own "
             "DeepConvNet with batch_size=1000 (0.0 on 100 images), and its layers refuse "
             "the float16 images of the last cell",
@@ -100,6 +105,10 @@ def book(tmp_path_factory, mnist_dir):
         copy(BOOK / name, root / name)
     for gz in mnist_dir.glob("*.gz"):
         shutil.copyfile(gz, root / "dataset" / gz.name)
+    # the book's loader converts the files to dataset/mnist.pkl on first use, printing as it
+    # goes: done here once, so that the notebooks' own runs print only what their cells do
+    subprocess.run([sys.executable, "-c", "from dataset.mnist import init_mnist; init_mnist()"],
+                   cwd=root, check=True, capture_output=True)
     return root
 
 
