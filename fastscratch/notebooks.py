@@ -68,6 +68,7 @@ def run_notebook(path, *, output=None, seed=None, fastscratch_imports=True, time
     the book's own packages, for comparisons); ``seed``: ``np.random.seed(seed)`` first.
 
     Returns 0, or 1 after printing the failing cell's error to stderr (later cells do not run).
+    A relative FASTSCRATCH_DATA is made absolute for the kernel.
     ``output``: write the executed notebook there (also after a failure). ``timeout``: seconds
     per cell (None: no limit).
     """
@@ -90,9 +91,12 @@ def run_notebook(path, *, output=None, seed=None, fastscratch_imports=True, time
                                f"{reply.get('ename')}: {reply.get('evalue')}")
 
     client.on_notebook_start = before_first_cell
+    env = dict(os.environ)
+    if env.get("FASTSCRATCH_DATA"):  # the kernel runs from the notebook's folder
+        env["FASTSCRATCH_DATA"] = os.path.abspath(env["FASTSCRATCH_DATA"])
     code = 0
     try:
-        client.execute()
+        client.execute(env=env)
     except CellExecutionError as exc:
         print(exc, file=sys.stderr)
         code = 1

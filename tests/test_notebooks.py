@@ -8,11 +8,12 @@ own ``common/`` and ``dataset/``. Each code cell must print the same lines, numb
 relative.
 
 The rewrites only shorten training and evaluation, the same on both sides: fewer iterations
-or epochs, narrower hidden layers in the numerical gradient checks, and for the conv nets the book's own commented-out "reduce the data" lines switched
-on with smaller slices. Sample counts are multiples of 1000 where fastscratch's Trainer
-evaluates a notebook's own conv net (see ch07). ch08 builds the slices its training cell
-needs and saves the shortened net to another file, so that its later cells still evaluate the
-book's trained deep_convnet_params.pkl.
+or epochs, narrower hidden layers in the numerical gradient checks, and for the conv nets
+the book's own commented-out "reduce the data" lines switched on with smaller slices (ch07:
+1000 images, a multiple of the batch fastscratch's Trainer evaluates with). ch08 slices the
+data of its training cell and saves the shortened net to another file, so that its later cells
+still evaluate the book's trained deep_convnet_params.pkl. ch04-ch06 pass; KNOWN_FAILURES
+names what stops ch07 and ch08 today.
 """
 import re
 import shutil
@@ -48,10 +49,10 @@ REWRITES = {
     "ch04": [Rewrite(11, "iters_num = 10000", "iters_num = 601")],
     "ch05": [Rewrite(9, "hidden_size=50", "hidden_size=10"),
              Rewrite(11, "iters_num = 10000", "iters_num = 601")],
-    "ch06": [Rewrite(3, "max_iterations = 2000", "max_iterations = 101"),
-             Rewrite(7, "max_iterations = 2000", "max_iterations = 101"),
+    "ch06": [Rewrite(3, "max_iterations = 2000", "max_iterations = 11"),
+             Rewrite(7, "max_iterations = 2000", "max_iterations = 11"),
              Rewrite(9, "hidden_size_list=[100, 100]", "hidden_size_list=[10, 10]"),
-             Rewrite(11, "max_epochs = 20", "max_epochs = 2"),
+             Rewrite(11, "max_epochs = 20", "max_epochs = 1"),
              Rewrite(13, "max_epochs = 201", "max_epochs = 3"),
              Rewrite(15, "epochs=301", "epochs=3"),
              Rewrite(17, "optimization_trial = 100", "optimization_trial = 3"),
@@ -143,9 +144,9 @@ def test_book_notebook_prints_the_books_numbers(book, name, tmp_path, inline_fig
     nb_path = book / "notebooks" / f"{name}.ipynb"
     nbformat.write(_rewritten(name, BOOK / "notebooks"), nb_path)
     theirs, ours = tmp_path / "book.ipynb", tmp_path / "fastscratch.ipynb"
+    assert run_notebook(nb_path, output=ours, seed=0) == 0, capsys.readouterr().err
     assert run_notebook(nb_path, output=theirs, seed=0, fastscratch_imports=False) == 0, \
         capsys.readouterr().err
-    assert run_notebook(nb_path, output=ours, seed=0) == 0, capsys.readouterr().err
     ours_nb, theirs_nb = (nbformat.read(p, as_version=4) for p in (ours, theirs))
     _assert_same_prints(_printed(ours_nb), _printed(theirs_nb), ATOL.get(name, 0.0))
     assert any(cell.outputs for cell in ours_nb.cells if cell.cell_type == "code")
@@ -194,12 +195,16 @@ def test_failing_cell_stops_and_is_reported(tmp_path, capsys):
     assert cells[1].outputs[0].output_type == "error" and not cells[2].outputs
 
 
-def test_runs_from_the_notebooks_folder_and_seeds(tmp_path, capsys):
+def test_runs_from_the_notebooks_folder_and_seeds(tmp_path, capsys, monkeypatch):
     path = _notebook(tmp_path, ["import os, numpy as np\nprint(os.getcwd())\n"
+                                "print(os.environ['FASTSCRATCH_DATA'])\n"
                                 "print(np.random.randint(1 << 30))"])
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FASTSCRATCH_DATA", "data")
     assert run_notebook(path, seed=3) == 0
-    cwd, drawn = capsys.readouterr().out.split()
+    cwd, data, drawn = capsys.readouterr().out.split()
     assert Path(cwd).resolve() == path.parent.resolve()
+    assert Path(data).is_absolute() and Path(data).resolve() == (tmp_path / "data").resolve()
     assert int(drawn) == np.random.RandomState(3).randint(1 << 30)
 
 
