@@ -32,7 +32,6 @@ class ThisPythonKernel(KernelManager):
     notebooks name a conda kernel; no user-level Jupyter setup is needed). Its log shows
     errors only (not the warning that a local kernel talks over unencrypted TCP)."""
 
-
     @property
     def kernel_spec(self):
         return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher",
