@@ -408,7 +408,10 @@ def _run(args):
     if Path(args.script).suffix == ".ipynb":
         if args.args:
             raise UsageError(f"a notebook takes no arguments, got {' '.join(args.args)!r}")
-        from .notebooks import run_notebook
+        try:
+            from .notebooks import run_notebook
+        except ImportError as exc:  # the notebook extra is not installed
+            raise UsageError(str(exc)) from exc
         return run_notebook(args.script, output=args.output, seed=args.seed)
     if args.output is not None:
         raise UsageError("--output: only for a notebook (.ipynb)")

@@ -248,3 +248,11 @@ def test_install_book_imports_in_process(monkeypatch):
         assert uninstall_book_imports()
     assert not uninstall_book_imports() and not book_imports_installed()
     assert "common.layers" not in sys.modules and sys.modules["dataset"] is stand_in
+
+
+def test_cli_without_the_notebook_extra(tmp_path, monkeypatch, capsys):
+    path = _notebook(tmp_path, ["print(1)"])
+    monkeypatch.setitem(sys.modules, "nbclient", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "fastscratch.notebooks")
+    assert main(["run", str(path)]) == 2
+    assert "pip install 'fastscratch[notebook]'" in capsys.readouterr().err
