@@ -120,6 +120,15 @@ def inline_figures(monkeypatch):
     monkeypatch.delenv("MPLBACKEND", raising=False)
 
 
+@pytest.fixture
+def one_blas_thread(monkeypatch):
+    """Kernels on one thread (NumPy's BLAS and fastscratch's): on a busy 2-core machine two
+    spinning BLAS threads made the book's runs about 3x longer. Neither side's numbers depend
+    on it (fastscratch's thread-count independence is tests/test_threads.py's)."""
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    monkeypatch.setenv("FASTSCRATCH_NUM_THREADS", "1")
+
+
 def _printed(nb):
     """Per code cell, what it printed on stdout."""
     return [''.join(o.text for o in cell.outputs
@@ -141,7 +150,8 @@ def _assert_same_prints(ours, theirs, atol):
 @pytest.mark.parametrize("name", [
     pytest.param(n, marks=[pytest.mark.xfail(reason=KNOWN_FAILURES[n], strict=True)]
                  if n in KNOWN_FAILURES else []) for n in REWRITES])
-def test_book_notebook_prints_the_books_numbers(book, name, tmp_path, inline_figures, capsys):
+def test_book_notebook_prints_the_books_numbers(book, name, tmp_path, inline_figures,
+                                                one_blas_thread, capsys):
     nb_path = book / "notebooks" / f"{name}.ipynb"
     nbformat.write(_rewritten(name, BOOK / "notebooks"), nb_path)
     theirs, ours = tmp_path / "book.ipynb", tmp_path / "fastscratch.ipynb"
