@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 
 _HOMES = {
     "backend": ("current_backend", "use_backend"),
+    "book_session": ("install_book_imports", "uninstall_book_imports"),
     "convnet": ("DeepConvNet", "SimpleConvNet"),
     "layers": ("Affine", "BatchNormalization", "Dropout", "Relu", "Sigmoid", "SoftmaxWithLoss"),
     "multi_layer_net": ("MultiLayerNet",),
@@ -21,10 +22,25 @@ _HOMES = {
 }
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 
+
+def load_ipython_extension(ipython):
+    """``%load_ext fastscratch``: the book's ``common.*`` and ``dataset.*`` imports resolve to
+    fastscratch for the rest of the session (fastscratch.book_session)."""
+    from .book_session import install_book_imports
+    install_book_imports()
+
+
+def unload_ipython_extension(ipython):
+    """``%unload_ext fastscratch``: the book's imports are the book's again."""
+    from .book_session import uninstall_book_imports
+    uninstall_book_imports()
+
+
 __all__ = ["Affine", "BatchNormalization", "Dropout", "Relu", "Sigmoid", "SoftmaxWithLoss",
            "MultiLayerNet", "MultiLayerNetExtend", "SimpleConvNet", "DeepConvNet", "SGD",
            "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "use_backend",
-           "current_backend", "set_num_threads", "get_num_threads"]
+           "current_backend", "set_num_threads", "get_num_threads", "install_book_imports",
+           "uninstall_book_imports"]
 
 
 def __getattr__(name):

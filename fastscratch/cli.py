@@ -456,17 +456,31 @@ def _hpo(args):
 def _run_arguments(p):
     p.add_argument("--seed", type=int, default=None,
                    help="call np.random.seed(SEED) before the script starts")
-    p.add_argument("script", help="a script of the book, e.g. ch05/train_neuralnet.py; it runs "
-                                  "from its own folder with common and dataset from fastscratch")
+    p.add_argument("--output", type=Path, default=None,
+                   help="for a notebook: write the executed notebook (outputs, figures) here")
+    p.add_argument("script", help="a script or notebook of the book, e.g. "
+                                  "ch05/train_neuralnet.py or notebooks/ch05.ipynb; it runs from "
+                                  "its own folder with common and dataset from fastscratch")
     p.add_argument("args", nargs=argparse.REMAINDER, help="the script's own arguments")
 
 
 def _run(args):
-    from .book_scripts import run_script
     if not Path(args.script).is_file():
-        raise UsageError(f"script: expected a Python file, {args.script!r} is not a file")
+        raise UsageError(f"script: expected a Python file or a .ipynb notebook, "
+                         f"{args.script!r} is not a file")
     if args.seed is not None and not 0 <= args.seed < 2**32:
         raise UsageError(f"--seed: expected an integer in [0, 2**32), got {args.seed}")
+    if Path(args.script).suffix == ".ipynb":
+        if args.args:
+            raise UsageError(f"a notebook takes no arguments, got {' '.join(args.args)!r}")
+        try:
+            from .notebooks import run_notebook
+        except ImportError as exc:  # the notebook extra is not installed
+            raise UsageError(str(exc)) from exc
+        return run_notebook(args.script, output=args.output, seed=args.seed)
+    if args.output is not None:
+        raise UsageError("--output: only for a notebook (.ipynb)")
+    from .book_scripts import run_script
     return run_script(args.script, args.args, seed=args.seed)
 
 
@@ -479,8 +493,8 @@ COMMANDS = {
                      _bench_arguments, _bench),
     "hpo": Command("hyper-parameter search (Optuna, optionally on a Dask cluster)",
                    _hpo_arguments, _hpo),
-    "run": Command("run a script of the book unchanged, its common and dataset imports "
-                   "resolved to fastscratch", _run_arguments, _run),
+    "run": Command("run a script or notebook of the book unchanged, its common and dataset "
+                   "imports resolved to fastscratch", _run_arguments, _run),
 }
 
 
