@@ -109,7 +109,8 @@ def run_script(path, argv=(), *, aliases=None, seed=None) -> int:
     Returns the exit status (0, or the script's ``sys.exit`` code); exceptions propagate.
     A relative FASTSCRATCH_DATA is made absolute for the run. Restores the current directory,
     ``sys.argv``, ``sys.path`` and FASTSCRATCH_DATA afterwards and forgets the
-    modules imported from the script's folder or from folders it put on ``sys.path``.
+    modules imported from the script's folder or from folders it put on ``sys.path``, and the
+    importers cached for those entries.
     """
     path = os.path.abspath(os.fspath(path))
     if not os.path.isfile(path):
@@ -136,9 +137,11 @@ def run_script(path, argv=(), *, aliases=None, seed=None) -> int:
                 print(code, file=sys.stderr)
                 code = 1
         finally:
-            added = [os.path.realpath(folder)] + [
-                os.path.realpath(p or os.curdir) for p in sys.path
-                if isinstance(p, str) and p not in saved_path]
+            new_entries = [p for p in sys.path if isinstance(p, str) and p not in saved_path]
+            added = [os.path.realpath(folder)] + [os.path.realpath(p or os.curdir)
+                                                  for p in new_entries]
+            for entry in new_entries:  # a relative entry ('..') means another folder next run
+                sys.path_importer_cache.pop(entry, None)
             os.chdir(saved_cwd)
             sys.argv, sys.path[:] = saved_argv, saved_path
             if saved_data:

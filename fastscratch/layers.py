@@ -106,13 +106,14 @@ class Sigmoid(Activation):
 
 
 class Affine(Layer):
-    """out = x W + b with x of shape (N, ...) flattened to (N, D); W (D, M), b (M,)."""
+    """out = x W + b with x of shape (N, ...) flattened to (N, D); W (D, M), b (M,) (or a
+    number: stored as M copies)."""
 
     fuses_activation = True
 
     def __init__(self, W, b):
         self.W = validation.matrix_param("W", W)
-        self.b = validation.vector_param("b", b, W.shape[1], W.dtype)
+        self.b = validation.bias_param("b", b, W.shape[1], W.dtype)
         self.x = None
         self.original_x_shape = None
         self.dW = None
@@ -316,7 +317,8 @@ def _out_size(size, window, stride, pad):
 
 
 class Convolution(Layer):
-    """out = conv(x, W) + b over images x (N, C, H, W) with filters W (FN, C, FH, FW), b (FN,):
+    """out = conv(x, W) + b over images x (N, C, H, W) with filters W (FN, C, FH, FW), b (FN,)
+    (or a number, as the book's ch07/apply_filter.py passes: stored as FN copies):
     out (N, FN, OH, OW), OH = (H + 2 pad - FH) // stride + 1. A following Relu or Sigmoid can
     be fused (``act``), as for Affine.
 
@@ -329,7 +331,7 @@ class Convolution(Layer):
 
     def __init__(self, W, b, stride=1, pad=0):
         self.W = validation.filter_param("W", W)
-        self.b = validation.vector_param("b", b, W.shape[0], W.dtype)
+        self.b = validation.bias_param("b", b, W.shape[0], W.dtype)
         self.stride = validation.positive_int("stride", stride)
         self.pad = validation.positive_int("pad", pad, least=0)
         self.x = None

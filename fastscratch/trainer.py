@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from . import checkpoint, validation
+from ._net import LayeredNet
 from .history import EpochRecords, history_dict, save_history
 from .optimizer import OPTIMIZERS
 from .progress import EpochBar
@@ -79,8 +80,9 @@ class Trainer:
         smaller) and accuracy is measured after the last step of each epoch.
       progress: a tqdm bar per epoch (loss, images/s) instead of the per-step prints.
       eval_batch_size: rows per forward pass when measuring accuracy (None: all at once); it is
-        passed as ``batch_size`` to a network whose accuracy takes one (fastscratch's nets),
-        others see all rows at once, as in the book.
+        passed as ``batch_size`` to fastscratch's own nets (every row counts, so the accuracy
+        does not depend on it); any other network is called as the book's Trainer calls it,
+        ``network.accuracy(x, t)``.
       on_epoch: called with each new ``history`` record after it is appended.
       checkpoint_path: where train() keeps a checkpoint (fastscratch.checkpoint: network,
         optimizer, RNG states and this trainer's counters, lists and epoch order). It is written
@@ -189,11 +191,16 @@ class Trainer:
             print("test acc:" + str(test_acc))
 
     def accuracy(self, x, t):
-        """network.accuracy(x, t), eval_batch_size rows at a time where the network allows."""
-        takes_batch_size = "batch_size" in inspect.signature(self.network.accuracy).parameters
-        if takes_batch_size and self.eval_batch_size is not None:
+        """network.accuracy(x, t), eval_batch_size rows at a time for fastscratch's own nets.
+        Any other network gets exactly the book's call, and its result is kept as it is: its
+        own accuracy may batch differently (the book's conv nets leave out a last partial
+        batch of their batch_size)."""
+        ours = isinstance(self.network, LayeredNet)
+        if ours and self.eval_batch_size is not None and \
+                "batch_size" in inspect.signature(self.network.accuracy).parameters:
             return float(self.network.accuracy(x, t, batch_size=self.eval_batch_size))
-        return float(self.network.accuracy(x, t))
+        accuracy = self.network.accuracy(x, t)
+        return float(accuracy) if ours else accuracy  # the book keeps what its net returns
 
     # ---------------------------------------------------------------- epochs
 

@@ -8,11 +8,13 @@ and ``value_range`` kernels (one pass, no temporaries); the exact location is lo
 word an error.
 
 The rules:
-  * x and dout: float32 or float64 arrays (array-likes go through np.asarray; int, bool,
-    float16, complex and object arrays are refused), non-empty, no NaN or Inf. Arrays that are
+  * x and dout: float32 or float64 arrays (array-likes go through np.asarray; float16 is
+    widened to float32, exactly; int, bool, complex and object arrays are refused), non-empty,
+    no NaN or Inf. Arrays that are
     not C-contiguous, or not in native byte order, are copied: kernels see C-contiguous arrays
     only. Layers and networks cast x to their parameters' dtype.
-  * t for the loss: integer labels (N,) with 0 <= label < C (passed on as np.intp), or dense
+  * t for the loss: integer labels (N,) with 0 <= label < C (passed on as np.intp; one label
+    may also come as shape (1, 1), as in the book's ch07/gradient_check.py), or dense
     targets (N, C) that are finite and >= 0 (soft labels are allowed: the loss takes each row's
     argmax as the label, as the book's cross_entropy_error does, while the gradient is
     (y - t) / N). accuracy needs one-hot-like dense rows: a unique maximum per row.
@@ -132,7 +134,9 @@ def floats(name, a):
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{name} must be a float32 or float64 array, got "
                             f"{type(a).__name__} ({exc})") from None
-    if a.dtype not in FLOATS:
+    if a.dtype.kind == "f" and a.dtype.itemsize == 2:  # float16, widened exactly; a layer
+        a = a.astype(np.float32)  # then casts it to its parameters' dtype as NumPy does
+    elif a.dtype not in FLOATS:
         if a.dtype.kind != "f" or a.dtype.itemsize not in (4, 8):
             fix = (f"; scale integer data yourself, e.g. {name}.astype(np.float32) / 255"
                    if a.dtype.kind in "iu" else
@@ -223,6 +227,12 @@ def targets(t, n, classes, dtype, name="t", name_x="x"):
     targets (n, classes), finite and >= 0, returned C-contiguous as ``dtype``."""
     if not isinstance(t, np.ndarray):
         t = np.asarray(t)
+    if t.ndim == 2 and t.shape[1] == 1 and classes != 1 and t.dtype.kind in "iu":
+        if n != 1 or t.shape[0] != 1:
+            raise ValueError(f"{name} must be labels of shape ({n},), got labels of shape "
+                             f"{t.shape}: the book's code would pair every row of x with every "
+                             f"label; pass {name}.reshape(-1)")
+        t = t.reshape(1)  # one label as (1, 1): the book's indexing reads it as that label
     if t.ndim == 1:
         if t.dtype.kind not in "iu":
             fix = f"; if they are whole numbers use {name}.astype(int)" \
@@ -308,6 +318,16 @@ def vector_param(name, a, length=None, dtype=None):
         raise TypeError(f"{name} must have dtype {dtype} like the other parameters, got "
                         f"{a.dtype}")
     return a
+
+
+def bias_param(name, b, length, dtype):
+    """A bias: a 1-D ndarray as by ``vector_param``, or a real number (the book's
+    ``Convolution(w, 0)`` adds it to every output) as a new array of ``length`` copies."""
+    if isinstance(b, numbers.Real) and not isinstance(b, (bool, np.bool_)):
+        if not math.isfinite(b):
+            raise ValueError(f"{name} must be finite, got {b!r}")
+        return np.full(length, b, dtype=dtype)
+    return vector_param(name, b, length, dtype)
 
 
 def filter_param(name, a):

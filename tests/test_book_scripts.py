@@ -9,9 +9,14 @@ see the same arrays). The printed lines must match, numbers to 1e-6 relative.
 
 Adding a script: copy it (and its local modules) under tests/book/chNN/ and add one entry to
 SCRIPTS.
+
+WHOLE_BOOK runs scripts of the book's repository itself (../shared/book, skipped without it)
+from a temporary copy with the MNIST files in its dataset/: through the hook, and with the
+book's own common/ and dataset/ (its load_mnist and mnist.pkl), as ``python SCRIPT.py`` would;
+each may be shortened by literal edits, the same on both sides.
 """
 import os
-import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -21,14 +26,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fastscratch.benchtools.book_copy import ATOL, copy_book, shorten, split_numbers
 from fastscratch.book_scripts import BOOK_MODULES, book_imports, run_script
 
 BOOK = Path(__file__).resolve().parent / "book"
 REPO = BOOK.parent.parent
+THE_BOOK = REPO.parent / "shared" / "book" / "deep-learning-from-scratch"
 # The reference run: the book's own common/ (found through the script's os.pardir), with only
 # the data loader taken from fastscratch (the book's downloads and pickles).
 BOOK_ONLY_DATASET = {"dataset": None, "dataset.mnist": "fastscratch.dataset.mnist"}
-NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,7 @@ class BookScript:
     atol: float = 0.0        # besides rtol 1e-6: for printed values that are rounding noise
     mnist: bool = False      # it loads MNIST
     xfail: str = ""          # a known failure (the issue that fixes it)
+    edits: tuple = ()        # WHOLE_BOOK: literal (old, new) edits, the same on both sides
 
     def param(self):
         marks = [pytest.mark.xfail(reason=self.xfail, strict=True)] if self.xfail else []
@@ -53,6 +60,28 @@ SCRIPTS = [
     # = 5e-12 per entry, so the two codes agree to that, not to 1e-6 of the tiny means.
     BookScript("ch05/gradient_check.py", atol=1e-11, mnist=True),
     BookScript("ch06/optimizer_compare_naive.py", compare=False),
+]
+
+_PRINT_FILTERED = ("    out = out.reshape(out.shape[2], out.shape[3])\n",
+                   "    out = out.reshape(out.shape[2], out.shape[3])\n"
+                   "    print(i, out.dtype, out.sum(), out.min(), out.max())\n")
+WHOLE_BOOK = [
+    # labels of shape (1, 1) into the book's SimpleConvNet; prints mean |backprop - numerical|
+    # (rounding noise of central differences, as for ch05/gradient_check.py)
+    BookScript("ch07/gradient_check.py", atol=ATOL["ch07/gradient_check.py"]),
+    # Convolution(w, 0) on a float32 image; prints nothing, so the edit prints each output
+    BookScript("ch07/apply_filter.py", edits=(_PRINT_FILTERED,)),
+    # float16 images (and float16-rounded float64 params) through the book's DeepConvNet
+    BookScript("ch08/half_float_network.py", mnist=True,
+               edits=(("sampled = 10000", "sampled = 200"),)),
+    # the book's SimpleConvNet in the book's Trainer: 300 training, 150 test images, one epoch
+    BookScript("ch07/train_convnet.py", mnist=True, edits=(
+        ("max_epochs = 20", "max_epochs = 1"),
+        ("#x_train, t_train = x_train[:5000], t_train[:5000]\n"
+         "#x_test, t_test = x_test[:1000], t_test[:1000]",
+         "x_train, t_train = x_train[:300], t_train[:300]\n"
+         "x_test, t_test = x_test[:150], t_test[:150]"))),
+    BookScript("ch03/neuralnet_mnist_batch.py", mnist=True),
 ]
 
 
@@ -72,11 +101,12 @@ def _run(capsys, script, aliases=None):
     return out
 
 
-def _split(text):
-    """(each line with its numbers replaced by '#', the numbers as floats)."""
-    lines = text.strip().splitlines()
-    return ([NUMBER.sub("#", line) for line in lines],
-            [float(n) for line in lines for n in NUMBER.findall(line)])
+def _same_numbers(fast, book, script):
+    fast_lines, fast_numbers = split_numbers(fast)
+    book_lines, book_numbers = split_numbers(book)
+    assert book_numbers, f"{script.path} printed no numbers:\n{book}"
+    assert fast_lines == book_lines
+    np.testing.assert_allclose(fast_numbers, book_numbers, rtol=1e-6, atol=script.atol)
 
 
 @pytest.mark.parametrize("script", [s.param() for s in SCRIPTS])
@@ -87,12 +117,75 @@ def test_book_script_prints_the_books_numbers(script, no_windows, capsys, reques
     fast = _run(capsys, script)
     if not script.compare:
         return
-    book = _run(capsys, script, aliases=BOOK_ONLY_DATASET)
-    fast_lines, fast_numbers = _split(fast)
-    book_lines, book_numbers = _split(book)
-    assert book_numbers, f"{script.path} printed no numbers:\n{book}"
-    assert fast_lines == book_lines
-    np.testing.assert_allclose(fast_numbers, book_numbers, rtol=1e-6, atol=script.atol)
+    _same_numbers(fast, _run(capsys, script, aliases=BOOK_ONLY_DATASET), script)
+
+
+# ---------------------------------------------------------------- the book's own repository
+
+@pytest.fixture(scope="module")
+def pristine_book(tmp_path_factory, mnist_dir):
+    """A copy of the book with MNIST in its dataset/ and the book's own mnist.pkl made."""
+    if not (THE_BOOK / "common" / "layers.py").is_file():
+        pytest.skip(f"the book's repository is not at {THE_BOOK}")
+    root = copy_book(THE_BOOK, mnist_dir, tmp_path_factory.mktemp("book") / "book")
+    make_pkl = root / "make_pkl.py"
+    make_pkl.write_text("from dataset.mnist import load_mnist\nload_mnist()\n")
+    assert run_script(make_pkl, aliases={}) == 0
+    return root
+
+
+@pytest.fixture
+def book_copy(pristine_book, tmp_path):
+    """A fresh copy of pristine_book (scripts write files), its dataset/ files hard links (the
+    book's scripts only read them; a symbolic link would put its modules outside the copy)."""
+    root = tmp_path / "book"
+    shutil.copytree(pristine_book, root, ignore=shutil.ignore_patterns("dataset"))
+    shutil.copytree(pristine_book / "dataset", root / "dataset", copy_function=os.link)
+    return root
+
+
+def _run_both(capsys, path):
+    """What the script at path prints through fastscratch run, and with the book's own code."""
+    outs = []
+    for aliases in (None, {}):
+        assert run_script(path, aliases=aliases, seed=0) == 0
+        outs.append(capsys.readouterr().out)
+    return outs
+
+
+@pytest.mark.parametrize("script", [s.param() for s in WHOLE_BOOK])
+def test_the_books_own_script_prints_its_numbers(script, book_copy, no_windows, capsys):
+    shorten(book_copy, script.path, script.edits)
+    _same_numbers(*_run_both(capsys, book_copy / script.path), script)
+
+
+def test_trainer_evaluates_a_book_net_as_the_books_trainer_does(book_copy, no_windows, capsys):
+    """The book's own SimpleConvNet leaves out a last partial batch in accuracy (and divides by
+    all rows): the Trainer must call its accuracy(x, t) as the book's does (150 test images:
+    the correct ones among the first 100, over 150; with batch_size=1000 it would be 0.0)."""
+    script = book_copy / "ch07" / "trainer_acc.py"
+    script.write_text(textwrap.dedent("""
+        import sys, os
+        sys.path.append(os.pardir)
+        from dataset.mnist import load_mnist
+        from simple_convnet import SimpleConvNet
+        from common.trainer import Trainer
+        (x_train, t_train), (x_test, t_test) = load_mnist(flatten=False)
+        network = SimpleConvNet(conv_param={'filter_num': 4, 'filter_size': 5, 'pad': 0,
+                                            'stride': 1}, hidden_size=20)
+        trainer = Trainer(network, x_train[:300], t_train[:300], x_test[:150], t_test[:150],
+                          epochs=2, mini_batch_size=100, optimizer='Adam',
+                          optimizer_param={'lr': 0.01})
+        trainer.train()
+        print(trainer.train_acc_list, trainer.test_acc_list)
+        print(network.accuracy(x_test[:150], t_test[:150]), network.accuracy(x_test[:100],
+                                                                             t_test[:100]))
+        """))
+    fast, book = _run_both(capsys, script)
+    _same_numbers(fast, book, BookScript("ch07/trainer_acc.py"))
+    last_test_acc, acc_150, acc_100 = split_numbers(fast)[1][-3:]
+    assert last_test_acc == acc_150 == pytest.approx(acc_100 * 100 / 150)
+    assert acc_100 > 0.15  # a net that learned something, so a wrong batching would show
 
 
 # ---------------------------------------------------------------- the run's machinery
@@ -126,6 +219,23 @@ def test_script_runs_as_main_from_its_folder_with_its_argv(tmp_path, capsys):
     assert (os.getcwd(), sys.argv, sys.path) == (cwd, argv, path)
     assert not any(type(f).__module__ == "fastscratch.book_scripts" for f in sys.meta_path)
     assert not {"common", "common.layers", "local_net"} & set(sys.modules)
+
+
+def test_scripts_of_two_books_find_their_own_parent_modules(tmp_path, capsys):
+    """sys.path.append(os.pardir) means another folder for each script: no importer cached
+    for '..' by the first run may serve the second (the book's own common/ in each copy)."""
+    for book in ("a", "b"):
+        _write(tmp_path / book / "common", "__init__.py", "")
+        _write(tmp_path / book / "common", "where.py", f"BOOK = {book!r}\n")
+        _write(tmp_path / book / "ch01", "s.py", """
+            import os, sys
+            sys.path.append(os.pardir)
+            import common.where
+            print(common.where.BOOK)
+            """)
+    for book in ("a", "b"):
+        assert run_script(tmp_path / book / "ch01" / "s.py", aliases={}) == 0
+    assert capsys.readouterr().out.split() == ["a", "b"]
 
 
 @pytest.mark.parametrize("ending,code,err", [("sys.exit(3)", 3, ""), ("sys.exit()", 0, ""),

@@ -56,8 +56,8 @@ def _update(opt, params, grads):
 LAYER_CASES = [
     ("relu int x", lambda: Relu().forward(np.arange(6)), TypeError,
      r"x must be a float32 or float64 array, got int64; scale integer data"),
-    ("relu float16 x", lambda: Relu().forward(np.ones(3, np.float16)), TypeError,
-     r"x must be a float32 or float64 array, got float16; convert it"),
+    ("relu float128 x", lambda: Relu().forward(np.ones(3, np.longdouble)), TypeError,
+     r"x must be a float32 or float64 array, got float128; convert it"),
     ("sigmoid complex x", lambda: Sigmoid().forward(np.ones(3, complex)), TypeError,
      r"x must be a float32 or float64 array, got complex128"),
     ("relu bool x", lambda: Relu().forward(np.array([True, False])), TypeError,
@@ -110,6 +110,9 @@ LAYER_CASES = [
      r"t has 3 rows but x has 4; they must describe the same batch"),
     ("softmax dense shape", lambda: SoftmaxWithLoss().forward(X, np.ones((4, 5))), ValueError,
      r"t must be labels of shape \(4,\) or one-hot rows of shape \(4, 6\), got shape \(4, 5\)"),
+    ("softmax (N, 1) labels", lambda: SoftmaxWithLoss().forward(X, T.reshape(4, 1)),
+     ValueError, r"t must be labels of shape \(4,\), got labels of shape \(4, 1\): the book's "
+     r"code would pair every row of x with every label; pass t.reshape\(-1\)"),
     ("softmax dense rows", lambda: SoftmaxWithLoss().forward(X, np.eye(6)[:3]), ValueError,
      r"t has 3 rows but x has 4"),
     ("softmax dense negative", lambda: SoftmaxWithLoss().forward(X, -np.eye(6)[T]), ValueError,
@@ -354,6 +357,45 @@ def test_strided_big_endian_and_list_inputs_are_converted(backend_name):
     g_got = net.gradient(wide[:, ::2], labels[::2])
     for k in g_want:
         np.testing.assert_array_equal(g_got[k], g_want[k])
+
+
+def test_float16_input_is_widened_and_cast_to_the_parameters_dtype(backend_name):
+    """As NumPy does in the book's layers (float16 x times float64 W is float64): exact."""
+    half = X.astype(np.float16)
+    layer = _affine()
+    np.testing.assert_array_equal(layer.forward(half), layer.forward(half.astype(np.float64)))
+    assert Relu().forward(half.astype(">f2")).dtype == np.float32
+    np.testing.assert_array_equal(Relu().forward(half), np.maximum(half, 0))
+
+
+def test_one_label_of_shape_1_1_is_that_label(backend_name):
+    """The book's ch07/gradient_check.py passes T = np.array([1]).reshape((1, 1))."""
+    layer, plain = SoftmaxWithLoss(), SoftmaxWithLoss()
+    assert layer.forward(X[:1], np.array([[1]])) == plain.forward(X[:1], np.array([1]))
+    np.testing.assert_array_equal(layer.backward(), plain.backward())
+    net = _extend()
+    want = net.gradient(X[:1], np.array([1]))
+    got = net.gradient(X[:1], np.array([[1]]))
+    for k in want:
+        np.testing.assert_array_equal(got[k], want[k])
+
+
+def test_a_number_as_bias_is_the_books_broadcast(backend_name):
+    """Convolution(w, 0) (the book's ch07/apply_filter.py) and Affine(W, 0.5): b + every out."""
+    from fastscratch.layers import Convolution
+    w = R.standard_normal((2, 1, 3, 3))
+    img = R.standard_normal((1, 1, 6, 6))
+    np.testing.assert_array_equal(Convolution(w, 0).forward(img),
+                                  Convolution(w, np.zeros(2)).forward(img))
+    layer = Affine(R.standard_normal((6, 5)), 0.5)
+    np.testing.assert_array_equal(layer.b, np.full(5, 0.5))
+    assert layer.forward(X).shape == (4, 5) and layer.backward(np.ones((4, 5))).shape == (4, 6)
+    np.testing.assert_array_equal(layer.db, np.full(5, 4.0))
+    for bad, exc, message in ((True, TypeError, "b must be a 1-D float32 or float64 ndarray, "
+                                                "got bool True"),
+                              (float("inf"), ValueError, "b must be finite, got inf")):
+        with pytest.raises(exc, match=message):
+            Convolution(w, bad)
 
 
 def test_layers_cast_x_to_their_parameters_dtype(backend_name):
