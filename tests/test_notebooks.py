@@ -12,8 +12,7 @@ or epochs, narrower hidden layers in the numerical gradient checks, and for the 
 the book's own commented-out "reduce the data" lines switched on with smaller slices (ch07:
 1000 images, a multiple of the batch fastscratch's Trainer evaluates with). ch08 slices the
 data of its training cell and saves the shortened net to another file, so that its later cells
-still evaluate the book's trained deep_convnet_params.pkl. ch03-ch06 pass; KNOWN_FAILURES
-names what stops ch07 and ch08 today.
+still evaluate the book's trained deep_convnet_params.pkl. ch03-ch08 pass.
 """
 import re
 import shutil
@@ -77,13 +76,6 @@ REWRITES = {
 # (1e-10 .. 1e-7), differences of central differences whose rounding part is about
 # eps * loss / h = 2.2e-16 * 2.3 / 1e-4 = 5e-12 per entry.
 ATOL = {"ch05": 1e-11, "ch06": 1e-11, "ch07": 1e-11}
-KNOWN_FAILURES = {
-    "ch07": "issue 17 (scripts part): the gradient check's labels of shape (1, 1) are refused "
-            "by fastscratch's SoftmaxWithLoss",
-    "ch08": "issue 17 (scripts part): fastscratch's Trainer evaluates the notebook's own "
-            "DeepConvNet with batch_size=1000 (0.0 on 100 images), and its layers refuse "
-            "the float16 images of the last cell",
-}
 
 
 def _rewritten(name, source_dir):
@@ -147,9 +139,7 @@ def _assert_same_prints(ours, theirs, atol):
                                    err_msg=f"code cell {index}:\n{a}\n--- the book's run:\n{b}")
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=[pytest.mark.xfail(reason=KNOWN_FAILURES[n], strict=True)]
-                 if n in KNOWN_FAILURES else []) for n in REWRITES])
+@pytest.mark.parametrize("name", list(REWRITES))
 def test_book_notebook_prints_the_books_numbers(book, name, tmp_path, inline_figures,
                                                 one_blas_thread, capsys):
     nb_path = book / "notebooks" / f"{name}.ipynb"
