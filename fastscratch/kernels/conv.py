@@ -73,6 +73,28 @@ def patches(xp, fh_, fw_, stride, oh_, ow_, col, to_col):
                             xp[c, iy, ow * stride + fw] += col[k, row + ow]
 
 
+# Partial sums kept by lane_sum: independent additions that the compiler can vectorize (a single
+# running sum is one dependent addition after another).
+LANES = 16
+
+
+@inline
+def lane_sum(v, lanes):
+    """The sum of the 1-D v: LANES partial sums over consecutive groups of LANES entries (in
+    ``lanes``, scratch), then added in order, then the tail; the order depends on len(v) only."""
+    lanes[:] = 0
+    q = len(v) // LANES * LANES
+    for i in range(0, q, LANES):
+        for j in range(LANES):
+            lanes[j] += v[i + j]
+    s = lanes[0]
+    for j in range(1, LANES):
+        s += lanes[j]
+    for i in range(q, len(v)):
+        s += v[i]
+    return s
+
+
 @kernel(work=_forward_work, parallel_min=PRODUCT_PARALLEL_MIN)
 def conv_forward(x, W, b, stride, pad, act, out):
     """out = act(conv(x, W) + b); x (N, C, H, W), W (FN, C, FH, FW), b (FN,),
@@ -120,6 +142,7 @@ def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx):
         dcol = np.empty((0 if dx is None else k_, p_), dW.dtype)
         dxp = np.empty((0 if dx is None else c_, h + 2 * pad, w + 2 * pad), dW.dtype)
         dw_blk = part_w[blk].reshape(fn_, k_)
+        lanes = np.empty(LANES, dW.dtype)
         for n in block_rows(blk, nb, n_):
             g_n = dout[n].reshape(fn_, p_)
             if act != NONE:
@@ -129,10 +152,7 @@ def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx):
                         dz[f, p] = activate_grad(g_n[f, p], y_n[f, p], act, zero, one)
                 g_n = dz
             for f in range(fn_):
-                s = zero
-                for p in range(p_):
-                    s += g_n[f, p]
-                part_b[blk, f] += s
+                part_b[blk, f] += lane_sum(g_n[f], lanes)
             pad_into(x[n], pad, xp)
             patches(xp, fh_, fw_, stride, oh_, ow_, col, True)
             gemm(g_n, False, col, True, dw_n)
