@@ -154,9 +154,10 @@ class ABRun:
 class Worker:
     """One side's process and the JSON-lines conversation with it."""
 
-    def __init__(self, label, worktree, numba_cache, bench_dir, tmp, options, files=()):
+    def __init__(self, label, worktree, numba_cache, bench_dir, tmp, options, files=(),
+                 warm=False):
         """A worker of ``worktree`` on the definitions in ``bench_dir`` (only ``files`` of
-        it when given)."""
+        it when given); ``warm``: natively, calling each benchmark once and exiting."""
         self.label, self.log = label, tmp / f"worker-{label}.log"
         source = (Path(worktree) / options.src).resolve()
         env = dict(os.environ, PYTHONPATH=str(source), NUMBA_CACHE_DIR=str(numba_cache))
@@ -175,6 +176,9 @@ class Worker:
         command = [sys.executable, str(WORKER)]
         if options.mode == "count":
             env.update(COUNT_ENV, NUMBA_CACHE_DIR=f"{numba_cache}-haswell")
+        if warm:
+            config["warm"] = True
+        elif options.mode == "count":
             config["callgrind_out"] = str(tmp / f"callgrind-{label}")
             command = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
                        "--collect-atstart=no", f"--callgrind-out-file={config['callgrind_out']}",
@@ -284,6 +288,25 @@ def round_cpus(number, threads, available=None):
                                                                          len(available)))}
 
 
+def _warm(paths, numba_cache, definitions, options):
+    """Both sides' benchmarks called once natively in the count mode's environment, so that
+    their JIT compilation fills the Numba cache outside valgrind (several times slower)."""
+    tmp = Path(definitions).parent
+    workers = [Worker(f"{label}-warm", path, numba_cache, Path(definitions), tmp, options,
+                      warm=True) for label, path in zip("AB", paths)]
+    try:
+        for w in workers:
+            w.proc.stdin.close()
+            if w.proc.wait() not in (0, 1, 5):  # ok, some failed (reported later), none
+                raise WorkerError(f"side {w.label} failed; end of its pytest log:\n"
+                                  f"{w.log_tail()}")
+    finally:
+        for w in workers:
+            if w.proc.poll() is None:
+                w.proc.kill()
+                w.proc.wait()
+
+
 def _round(number, paths, numba_cache, definitions, options, common, skipped, check):
     """One round: fresh worker processes for both sides, each selected benchmark measured in
     ``options.pairs`` pairs of slots once ``check(items)`` has passed; (items, machine,
@@ -332,6 +355,7 @@ def run_ab(worktrees, sha_a, sha_b, definitions, options, on_round=None):
     count = options.mode == "count"
     if count:  # deterministic: one count per side, no interval
         options = dataclasses.replace(options, rounds=1, pairs=1)
+        _warm(paths, worktrees.numba_cache, definitions, options)
     skipped, rounds, common, machine, startup = {}, options.rounds, None, None, []
     quick = options.rounds == 1
 
@@ -417,9 +441,12 @@ def format_value(value, mode):
 def format_row(c, mode="time"):
     """The table cells of a Comparison."""
     e = c.estimate
-    interval = f"[{e.low:.3f}, {e.high:.3f}]" if mode == "time" else "(one count)"
+    if mode == "time":
+        ratio, interval = f"{e.ratio:.3f}", f"[{e.low:.3f}, {e.high:.3f}]"
+    else:
+        ratio, interval = f"{e.ratio:.4f}", "(one count)"
     return (c.item.split("::")[-1], format_value(statistics.median(c.a), mode),
-            format_value(statistics.median(c.b), mode), f"{e.ratio:.3f}", interval, c.verdict)
+            format_value(statistics.median(c.b), mode), ratio, interval, c.verdict)
 
 
 def row_line(cells, widths=(58, 10, 10, 6, 16, 9)):

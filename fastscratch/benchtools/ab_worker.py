@@ -16,6 +16,8 @@ stdin (pytest's own output goes to the log file named in the config):
   or -> {"event": "none", "item": id, "outcome": why it did not reach the benchmark}
   -> {"event": "error", "item": id, "message": ...}   when the timed callable raised
   -> {"event": "end", "exitcode": pytest's exit code}
+With ``"warm": true`` in the config it talks to no one: every collected benchmark is called
+once (compiling what its revision compiles, into the Numba cache) and the process exits.
 """
 import ctypes
 import json
@@ -133,6 +135,11 @@ class Benchmark:
         if plugin.benchmarked:
             raise RuntimeError(f"{self.item.nodeid}: the benchmark fixture was used twice")
         plugin.benchmarked = True
+        if plugin.warm:
+            prepared = setup() if setup is not None else None
+            if prepared is not None:
+                args, kwargs = prepared
+            return fn(*args, **kwargs)
         plugin.channel.send(event="ready", item=self.item.nodeid, group=self.group,
                             extra_info=self.extra_info)
         result = None
@@ -203,6 +210,7 @@ class Plugin:
         self.bench_dir = os.path.realpath(config["bench_dir"])
         self.benchmarked = False
         self.outcome = None
+        self.warm = config.get("warm", False)
         self.callgrind = Callgrind(config["callgrind_out"]) if config.get("callgrind_out") \
             else None
 
@@ -243,6 +251,8 @@ class Plugin:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, session, config, items):
+        if self.warm:
+            return
         self.channel.send(event="collected", items=[item.nodeid for item in items],
                           machine=self._machine(config), leaks=self._leaks())
         message = self.channel.receive()
@@ -261,7 +271,7 @@ class Plugin:
     def pytest_runtest_protocol(self, item, nextitem):
         self.benchmarked, self.outcome = False, None
         yield
-        if not self.benchmarked:
+        if not self.benchmarked and not self.warm:
             self.channel.send(event="none", item=item.nodeid,
                               outcome=self.outcome or "did not call the benchmark fixture")
 
@@ -280,7 +290,8 @@ def main():
     os.dup2(log.fileno(), 2)
     sys.stdout.reconfigure(line_buffering=True)
     code = pytest.main(config["pytest_args"], plugins=[Plugin(channel, config)])
-    channel.send(event="end", exitcode=int(code))
+    if not config.get("warm"):
+        channel.send(event="end", exitcode=int(code))
 
 
 if __name__ == "__main__":
