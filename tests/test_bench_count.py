@@ -1,6 +1,7 @@
 """`bench ab --mode count` on a throwaway git repository: a tiny package whose 'kernel' runs a
-pure-Python loop, 3% longer in the planted commit, counted under callgrind. The count is skipped
-where valgrind is not installed."""
+pure-Python loop, 3% longer in the planted commit, counted under callgrind. The package sits in
+``src/`` (``--src``): ``ab`` works on any git repository with pytest-benchmark suites. The
+count is skipped where valgrind is not installed."""
 import json
 import shutil
 import subprocess
@@ -47,9 +48,10 @@ def toy_repo(tmp_path_factory):
     (repo / "bench").mkdir()
     (repo / "bench" / "bench_toy.py").write_text(BENCH)
     (repo / "bench" / "pytest.ini").write_text("[pytest]\npython_files = bench_*.py\n")
+    (repo / "src").mkdir()
     shas = []
     for n in (20_000, 20_600):
-        (repo / "toy.py").write_text(TOY.format(n=n))
+        (repo / "src" / "toy.py").write_text(TOY.format(n=n))
         git(repo, "add", "-A")
         git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", f"{n}")
         shas.append(git(repo, "rev-parse", "HEAD"))
@@ -60,7 +62,7 @@ def toy_repo(tmp_path_factory):
 def test_count_mode_finds_three_percent_more_work_and_nothing_else(toy_repo, tmp_path, capsys):
     repo, shas = toy_repo
     md = tmp_path / "summary.md"
-    code = main(["ab", shas[0], shas[1], "--mode", "count", "--repo", str(repo),
+    code = main(["ab", shas[0], shas[1], "--mode", "count", "--repo", str(repo), "--src", "src",
                  "--json", str(tmp_path / "ab.json"), "--markdown", str(md)])
     out = capsys.readouterr().out
     assert code == 1, out
