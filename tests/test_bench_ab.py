@@ -59,14 +59,20 @@ def commit(repo, message, kernel=None, note=""):
     return git(repo, "rev-parse", "HEAD")
 
 
+def bench_repo(repo, bench):
+    """A new git repository at ``repo`` with ``bench`` as bench/bench_toy.py (and its
+    pytest.ini); nothing committed yet."""
+    git(repo, "init", "-q")
+    (repo / "bench").mkdir()
+    (repo / "bench" / "bench_toy.py").write_text(bench)
+    (repo / "bench" / "pytest.ini").write_text("[pytest]\npython_files = bench_*.py\n")
+    return repo
+
+
 @pytest.fixture(scope="module")
 def toy_repo(tmp_path_factory):
     """Commits: fast, a comment, the kernel slowed 10x, a comment."""
-    repo = tmp_path_factory.mktemp("toy")
-    git(repo, "init", "-q")
-    (repo / "bench").mkdir()
-    (repo / "bench" / "bench_toy.py").write_text(BENCH)
-    (repo / "bench" / "pytest.ini").write_text("[pytest]\npython_files = bench_*.py\n")
+    repo = bench_repo(tmp_path_factory.mktemp("toy"), BENCH)
     shas = [commit(repo, "fast", kernel=0.002), commit(repo, "comment", note="# one\n"),
             commit(repo, "slow kernel", kernel=0.02), commit(repo, "comment", note="# two\n")]
     return repo, shas

@@ -4,9 +4,9 @@ pure-Python loop, 3% longer in the planted commit, counted under callgrind. The 
 count is skipped where valgrind is not installed."""
 import json
 import shutil
-import subprocess
 
 import pytest
+from test_bench_ab import bench_repo, git
 
 from fastscratch.benchtools.cli import main
 
@@ -35,19 +35,10 @@ def test_other(benchmark):
 '''
 
 
-def git(repo, *args):
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                          text=True).stdout.strip()
-
-
 @pytest.fixture(scope="module")
 def toy_repo(tmp_path_factory):
     """Commits: a 20 000-step loop, then a 20 600-step one (3% more work)."""
-    repo = tmp_path_factory.mktemp("count")
-    git(repo, "init", "-q")
-    (repo / "bench").mkdir()
-    (repo / "bench" / "bench_toy.py").write_text(BENCH)
-    (repo / "bench" / "pytest.ini").write_text("[pytest]\npython_files = bench_*.py\n")
+    repo = bench_repo(tmp_path_factory.mktemp("count"), BENCH)
     (repo / "src").mkdir()
     shas = []
     for n in (20_000, 20_600):

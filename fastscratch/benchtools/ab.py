@@ -133,8 +133,9 @@ class Comparison:
 class ABRun:
     """What ``ab`` found: the two commits, per-benchmark comparisons, the rounds and the
     confidence of each benchmark's interval, the benchmarks timed on one side only or on
-    neither ({item: reason}), the machine, the wall time and per round the seconds until both
-    workers had collected (start-up, imports, collection)."""
+    neither ({item: reason}), the machine, the wall time, per round the seconds until both
+    workers had collected (start-up, imports, collection), the mode and the seconds of the
+    count mode's native warm pass."""
 
     commits: tuple
     comparisons: list
@@ -145,6 +146,7 @@ class ABRun:
     seconds: float = 0.0
     startup: list = field(default_factory=list)
     mode: str = "time"
+    warm: float = 0.0
 
     @property
     def slower(self):
@@ -353,9 +355,11 @@ def run_ab(worktrees, sha_a, sha_b, definitions, options, on_round=None):
     start = time.perf_counter()
     paths = (worktrees.get(sha_a), worktrees.get(sha_b, copy=1 if sha_b == sha_a else 0))
     count = options.mode == "count"
+    warm = 0.0
     if count:  # deterministic: one count per side, no interval
         options = dataclasses.replace(options, rounds=1, pairs=1)
         _warm(paths, worktrees.numba_cache, definitions, options)
+        warm = time.perf_counter() - start
     skipped, rounds, common, machine, startup = {}, options.rounds, None, None, []
     quick = options.rounds == 1
 
@@ -401,7 +405,7 @@ def run_ab(worktrees, sha_a, sha_b, definitions, options, on_round=None):
         c.verdict = verdict(c.estimate, options.limit)
         comparisons.append(c)
     return ABRun((sha_a, sha_b), comparisons, rounds, confidence, skipped, machine,
-                 time.perf_counter() - start, startup, options.mode)
+                 time.perf_counter() - start, startup, options.mode, warm)
 
 
 def detectable(c, threshold):
@@ -487,7 +491,8 @@ def summary(run, options):
                      f"(median over benchmarks; {seen[1]:.1f}% for the noisiest, {seen[2]})")
     for item, why in run.skipped.items():
         lines.append(f"not compared: {item} ({why})")
-    lines.append(f"{run.seconds:.0f} s, of which {sum(run.startup):.0f} s starting and "
+    warm = f"{run.warm:.0f} s in the native warm pass, " if run.mode == "count" else ""
+    lines.append(f"{run.seconds:.0f} s, of which {warm}{sum(run.startup):.0f} s starting and "
                  f"collecting in {len(run.startup)} round(s)")
     return lines
 
@@ -519,6 +524,7 @@ def to_json(run, repo, options):
             "options": dict(options.__dict__, threshold=options.limit), "mode": run.mode,
             "rounds": run.rounds, "confidence": run.confidence,
             "machine": run.machine, "seconds": run.seconds, "startup": run.startup,
+            "warm": run.warm,
             "skipped": run.skipped,
             "benchmarks": [{"item": c.item, "extra_info": c.extra_info, "a": c.a, "b": c.b,
                             "a_slots": c.a_slots, "b_slots": c.b_slots,
