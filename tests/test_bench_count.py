@@ -54,7 +54,8 @@ def test_count_mode_finds_three_percent_more_work_and_nothing_else(toy_repo, tmp
     repo, shas = toy_repo
     md = tmp_path / "summary.md"
     code = main(["ab", shas[0], shas[1], "--mode", "count", "--repo", str(repo), "--src", "src",
-                 "--json", str(tmp_path / "ab.json"), "--markdown", str(md)])
+                 "--threshold", "0.01", "--json", str(tmp_path / "ab.json"), "--markdown",
+                 str(md)])
     out = capsys.readouterr().out
     assert code == 1, out
     result = json.loads((tmp_path / "ab.json").read_text())
