@@ -1,7 +1,8 @@
 """The commands: ``report`` (Markdown + PNG), ``check`` (ratios against ceilings, exit 1 when
 one is above), ``suggest`` (ceilings that hold on a run, as JSON), ``record`` (a run's ratios
-into the history), ``history`` (charts of the ratios over commits), ``ab`` (two revisions timed
-side by side, exit 1 when something got slower) and ``bisect`` (the commit that made it slower).
+into the history), ``history`` (charts of the ratios over commits), ``ab`` (two revisions
+measured side by side, by wall clock or by instruction counts under callgrind; exit 1 when
+something got slower) and ``bisect`` (the commit that made it slower).
 """
 import argparse
 import json
