@@ -63,8 +63,8 @@ class Options:
     seconds per slot, the statistic of a slot's rounds ('min' resists bursts of load; or
     'median'), the family-wise confidence of the intervals (all of them together: each
     benchmark's interval gets 1 - (1 - confidence) / benchmarks, Bonferroni), the verdict's
-    threshold (None: 0.05 for time, an interval wholly above 1.05 is 'slower'; 0.02 for
-    counts, above the 1.5% by which a parallel twin's count varies between processes), the thread count of the benchmarks (THREAD_VARIABLES; 0: the environment's),
+    threshold (None: 0.05 for time, an interval wholly above 1.05 is 'slower'; 0.01 for
+    counts), the thread count of the benchmarks (THREAD_VARIABLES; 0: the environment's),
     whether both sides of a round are pinned to the same CPUs, and the directory inside each
     worktree that goes on PYTHONPATH ('.'; 'src' for a src layout)."""
 
@@ -85,7 +85,7 @@ class Options:
         """The threshold in use."""
         if self.threshold is not None:
             return self.threshold
-        return 0.02 if self.mode == "count" else 0.05
+        return 0.01 if self.mode == "count" else 0.05
 
 
 def validate(options):

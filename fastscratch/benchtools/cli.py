@@ -192,7 +192,7 @@ def _add_timing_arguments(p):
     p.add_argument("--threshold", type=float, default=d.threshold,
                    help="slower: the interval (count mode: the ratio) lies above "
                         "1 + threshold; faster: below 1 / (1 + threshold) (default 0.05 for "
-                        "time, 0.02 for count)")
+                        "time, 0.01 for count)")
     p.add_argument("--threads", type=int, default=d.threads,
                    help="threads of the benchmarks (FASTSCRATCH_BENCH_THREADS, OMP_, "
                         f"OPENBLAS_, MKL_, NUMBA_NUM_THREADS; default {d.threads}; 0: the "
