@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+from fastscratch.benchtools.ab import round_cpus
 from fastscratch.benchtools.cli import main
 
 TOY = """import time
@@ -20,11 +21,15 @@ def kernel():
 def other():
     time.sleep(0.001)
 """
-BENCH = '''import toy
+BENCH = '''import os
+
+import toy
 
 
 def test_kernel(benchmark):
-    benchmark.extra_info.update(kind="kernel", name="toy", case="c", impl="fast")
+    benchmark.extra_info.update(kind="kernel", name="toy", case="c", impl="fast",
+                                cpus=sorted(os.sched_getaffinity(0)),
+                                threads=os.environ.get("OMP_NUM_THREADS"))
     benchmark(toy.kernel)
 
 
@@ -35,6 +40,8 @@ def test_other(benchmark):
 # quick settings (few rounds, 80% intervals); the 10x slowdown clears a 50% threshold by far
 FAST = ["--rounds", "4", "--confidence", "0.8", "--slot-time", "0.03", "--stat", "min",
         "--threshold", "0.5"]
+# bisect's tests: quick mode (one pair of processes per ab), which keeps these tests short
+QUICK = ["--rounds", "1", "--pairs", "5"] + FAST[2:]
 
 
 def git(repo, *args, env=None):
@@ -52,14 +59,20 @@ def commit(repo, message, kernel=None, note=""):
     return git(repo, "rev-parse", "HEAD")
 
 
+def bench_repo(repo, bench):
+    """A new git repository at ``repo`` with ``bench`` as bench/bench_toy.py (and its
+    pytest.ini); nothing committed yet."""
+    git(repo, "init", "-q")
+    (repo / "bench").mkdir()
+    (repo / "bench" / "bench_toy.py").write_text(bench)
+    (repo / "bench" / "pytest.ini").write_text("[pytest]\npython_files = bench_*.py\n")
+    return repo
+
+
 @pytest.fixture(scope="module")
 def toy_repo(tmp_path_factory):
     """Commits: fast, a comment, the kernel slowed 10x, a comment."""
-    repo = tmp_path_factory.mktemp("toy")
-    git(repo, "init", "-q")
-    (repo / "bench").mkdir()
-    (repo / "bench" / "bench_toy.py").write_text(BENCH)
-    (repo / "bench" / "pytest.ini").write_text("[pytest]\npython_files = bench_*.py\n")
+    repo = bench_repo(tmp_path_factory.mktemp("toy"), BENCH)
     shas = [commit(repo, "fast", kernel=0.002), commit(repo, "comment", note="# one\n"),
             commit(repo, "slow kernel", kernel=0.02), commit(repo, "comment", note="# two\n")]
     return repo, shas
@@ -82,13 +95,19 @@ def _rows(out):
 def test_ab_flags_the_slowed_kernel_and_nothing_else(toy_repo, tmp_path, capsys):
     repo, shas = toy_repo
     before = _state(repo)
-    store = tmp_path / "history.jsonl"
+    store, md = tmp_path / "history.jsonl", tmp_path / "summary.md"
+    md.write_text("earlier step\n")
     code = main(["ab", shas[0], shas[2], "--repo", str(repo), "--history", str(store),
-                 "--json", str(tmp_path / "ab.json")] + FAST)
+                 "--json", str(tmp_path / "ab.json"), "--markdown", str(md)] + FAST)
     out = capsys.readouterr().out
     assert code == 1, out
     assert _rows(out) == {"test_kernel": "slower", "test_other": "no change"}, out
     assert "1 slower, 0 faster, 1 no change" in out
+    assert "this run could have seen a slowdown of" in out
+    assert "s starting and collecting in 5 round(s)" in out
+    text = md.read_text()  # appended, as to $GITHUB_STEP_SUMMARY
+    assert text.startswith("earlier step\n### Benchmarks: ") and "(wall-clock times)" in text
+    assert "| `test_kernel` |" in text and "**slower**" in text
     assert _state(repo) == before  # no change to the user's tree, no worktree left behind
     result = json.loads((tmp_path / "ab.json").read_text())
     kernel = next(b for b in result["benchmarks"] if b["item"].endswith("test_kernel"))
@@ -96,6 +115,9 @@ def test_ab_flags_the_slowed_kernel_and_nothing_else(toy_repo, tmp_path, capsys)
     assert kernel["low"] > 1.5 and len(kernel["a"]) == len(kernel["b"]) == 5
     assert [len(s) for s in kernel["a_slots"]] == [1] * 5
     assert [result["a"]["sha"], result["b"]["sha"]] == [shas[0], shas[2]]
+    # one thread, and the first round's workers pinned to this process's first CPU
+    assert kernel["extra_info"]["threads"] == "1"
+    assert kernel["extra_info"]["cpus"] == sorted(os.sched_getaffinity(0))[:1]
     # the history got each side's within-run ratio (kernel over 'numpy' = other): 2x, then 20x
     records = [json.loads(line) for line in store.read_text().splitlines()]
     assert [r["commit"]["sha"] for r in records] == [shas[0], shas[2]]
@@ -129,7 +151,7 @@ def test_quick_ab_takes_the_slot_pairs_of_one_pair_of_processes(toy_repo, tmp_pa
 def test_bisect_finds_the_commit_that_slowed_the_kernel(toy_repo, capsys):
     repo, shas = toy_repo
     code = main(["bisect", shas[0], shas[3], "-k", "kernel", "--repo", str(repo),
-                 "--no-history"] + FAST)
+                 "--no-history"] + QUICK)
     out = capsys.readouterr().out
     assert code == 0, out
     assert f"first slower commit: {shas[2]} slow kernel" in out
@@ -139,7 +161,7 @@ def test_bisect_finds_the_commit_that_slowed_the_kernel(toy_repo, capsys):
 def test_bisect_says_when_nothing_got_slower(toy_repo, capsys):
     repo, shas = toy_repo
     code = main(["bisect", shas[0], shas[1], "-k", "kernel", "--repo", str(repo),
-                 "--no-history"] + FAST)
+                 "--no-history"] + QUICK)
     assert code == 1
     assert "no benchmark matching -k 'kernel' got slower" in capsys.readouterr().out
 
@@ -163,6 +185,12 @@ def test_bad_input_is_named(toy_repo, capsys, args, message):
     assert main(args + ["--repo", str(repo), "--no-history"]) == 2
     assert message in capsys.readouterr().err
     assert _state(repo) == before
+
+
+def test_round_cpus_rotate_over_the_available_ones():
+    assert [round_cpus(n, 1, {4, 6}) for n in range(3)] == [{4}, {6}, {4}]
+    assert [round_cpus(n, 2, {0, 1, 2}) for n in range(3)] == [{0, 1}, {2, 0}, {1, 2}]
+    assert round_cpus(0, 4, {0, 1}) == {0, 1} and round_cpus(3, 0, {0, 1}) is None
 
 
 def _bench_json(path, fast_median, machine="CPU one"):

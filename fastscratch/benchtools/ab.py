@@ -1,16 +1,25 @@
-"""``fastscratch bench ab REV_A REV_B``: both revisions timed side by side in one run.
+"""``fastscratch bench ab REV_A REV_B``: both revisions measured side by side in one run.
 
-Each revision is checked out into a temporary worktree. The run is a sequence of rounds; a
-round starts one fresh worker process per side (ab_worker.py, that worktree on PYTHONPATH, its
-own Numba cache: gitrevs), both running pytest on one copy of the benchmark definitions (the
-user's ``bench/``), selecting the same benchmarks and stopping at each until told to time it.
+Each revision is checked out into a temporary worktree. Both sides run pytest on one copy of
+the benchmark definitions (the user's ``bench/``) in worker processes (ab_worker.py, that
+worktree on PYTHONPATH, its own Numba cache: gitrevs), selecting the same benchmarks and
+stopping at each until told to measure it.
+
+Wall-clock mode (``mode='time'``): a sequence of rounds; a round starts one fresh worker per
+side, both pinned to the same CPUs (rotated from round to round) with the same thread count.
 Per benchmark the coordinator asks for one discarded warm-up slot per side, then ``pairs``
 pairs of slots, alternating sides and the order (A B, B A, ...). A round gives each benchmark
 one pair (the median of its slots on each side): fresh processes every round, because a
-process's own placement (which core, memory layout) shifts a microsecond kernel's time by up
-to +-25% here for its whole life, an effect slots within one process cannot average out.
-paired.py turns the rounds' pairs into the ratio B/A and its interval.
+process's own placement (memory layout) shifts a microsecond kernel's time by up to +-25% here
+for its whole life, an effect slots within one process cannot average out. paired.py turns
+the rounds' pairs into the ratio B/A and its interval. After the first round a worker
+collects only the files that hold the compared benchmarks.
+
+Instruction-count mode (``mode='count'``): one worker per side under callgrind, each
+benchmark's body counted alone (ab_worker.Callgrind); one count per side, B/A judged at the
+threshold. The code is compiled for a fixed x86-64 target valgrind can decode (COUNT_ENV).
 """
+import dataclasses
 import json
 import os
 import shutil
@@ -22,11 +31,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .gitrevs import commit_info
-from .paired import min_pairs, ratio_interval, verdict
+from .paired import RatioEstimate, min_pairs, ratio_interval, verdict
 from .results import STATS, Result, format_time, ratios, scaling_ratios
 
 WORKER = Path(__file__).with_name("ab_worker.py")
 IGNORED = shutil.ignore_patterns("__pycache__", ".benchmarks", ".history", "out", "*.pyc")
+MODES = ("time", "count")
+# Instruction-count workers: code for Haswell's instruction set (valgrind 3.19 decodes no
+# AVX-512), the same on every host, in a Numba cache of its own; OpenBLAS's Haswell kernels;
+# one thread, whose OpenMP runtime sleeps rather than spins when idle; the same string hashes
+# on both sides.
+HASWELL_FEATURES = ("+64bit,+avx,+avx2,+bmi,+bmi2,+cmov,+cx16,+f16c,+fma,+fsgsbase,+fxsr,"
+                    "+lzcnt,+mmx,+movbe,+pclmul,+popcnt,+rdrnd,+sahf,+sse,+sse2,+sse3,+sse4.1,"
+                    "+sse4.2,+ssse3,+xsave,+xsaveopt")
+COUNT_ENV = {"NUMBA_CPU_NAME": "haswell", "NUMBA_CPU_FEATURES": HASWELL_FEATURES,
+             "OPENBLAS_CORETYPE": "Haswell", "OMP_WAIT_POLICY": "PASSIVE",
+             "PYTHONHASHSEED": "0"}
+THREAD_VARIABLES = ("FASTSCRATCH_BENCH_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                    "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
 class WorkerError(RuntimeError):
@@ -35,24 +57,46 @@ class WorkerError(RuntimeError):
 
 @dataclass(frozen=True)
 class Options:
-    """How ``ab`` times: pytest ``-k`` expression, rounds (each a fresh pair of worker
-    processes: one pair of the interval), pairs of slots per benchmark and round, seconds per
-    slot, the statistic of a slot's rounds ('min' resists bursts of load; or 'median'), the
-    family-wise confidence of the intervals (all of them together: each benchmark's interval
-    gets 1 - (1 - confidence) / benchmarks, Bonferroni) and the verdict's threshold (0.05: an
-    interval wholly above 1.05 is 'slower')."""
+    """How ``ab`` measures: the mode ('time': wall clock; 'count': instructions under
+    callgrind, one count per side), pytest ``-k`` expression, rounds (each a fresh pair of
+    worker processes: one pair of the interval), pairs of slots per benchmark and round,
+    seconds per slot, the statistic of a slot's rounds ('min' resists bursts of load; or
+    'median'), the family-wise confidence of the intervals (all of them together: each
+    benchmark's interval gets 1 - (1 - confidence) / benchmarks, Bonferroni), the verdict's
+    threshold (None: 0.05 for time, an interval wholly above 1.05 is 'slower'; 0.01 for
+    counts), the thread count of the benchmarks (THREAD_VARIABLES; 0: the environment's),
+    whether both sides of a round are pinned to the same CPUs, and the directory inside each
+    worktree that goes on PYTHONPATH ('.'; 'src' for a src layout)."""
 
+    mode: str = "time"
     k: str = ""
     rounds: int = 12
     pairs: int = 1
     slot_time: float = 0.05
     stat: str = "min"
     confidence: float = 0.95
-    threshold: float = 0.05
+    threshold: float = None
+    threads: int = 1
+    pin: bool = True
+    src: str = "."
+
+    @property
+    def limit(self):
+        """The threshold in use."""
+        if self.threshold is not None:
+            return self.threshold
+        return 0.01 if self.mode == "count" else 0.05
 
 
 def validate(options):
     """``options`` if every field is usable, else ValueError naming the option."""
+    if options.mode not in MODES:
+        raise ValueError(f"--mode must be one of {MODES}, got {options.mode!r}")
+    if options.mode == "count" and shutil.which("valgrind") is None:
+        raise ValueError("--mode count needs valgrind on PATH (apt-get install valgrind), "
+                         "found none")
+    if not (isinstance(options.threads, int) and options.threads >= 0):
+        raise ValueError(f"--threads must be a count >= 0, got {options.threads!r}")
     if options.stat not in STATS:
         raise ValueError(f"--stat must be one of {STATS}, got {options.stat!r}")
     if not 0 < options.confidence < 1:
@@ -67,7 +111,7 @@ def validate(options):
                          + f", got {options.pairs}")
     if not options.slot_time > 0:
         raise ValueError(f"--slot-time must be positive seconds, got {options.slot_time!r}")
-    if not options.threshold >= 0:
+    if not options.limit >= 0:
         raise ValueError(f"--threshold must be >= 0, got {options.threshold!r}")
     return options
 
@@ -91,7 +135,9 @@ class Comparison:
 class ABRun:
     """What ``ab`` found: the two commits, per-benchmark comparisons, the rounds and the
     confidence of each benchmark's interval, the benchmarks timed on one side only or on
-    neither ({item: reason}), the machine and the wall time."""
+    neither ({item: reason}), the machine, the wall time, per round the seconds until both
+    workers had collected (start-up, imports, collection), the mode and the seconds of the
+    count mode's native warm pass."""
 
     commits: tuple
     comparisons: list
@@ -100,6 +146,9 @@ class ABRun:
     skipped: dict = field(default_factory=dict)
     machine: dict = field(default_factory=dict)
     seconds: float = 0.0
+    startup: list = field(default_factory=list)
+    mode: str = "time"
+    warm: float = 0.0
 
     @property
     def slower(self):
@@ -109,20 +158,38 @@ class ABRun:
 class Worker:
     """One side's process and the JSON-lines conversation with it."""
 
-    def __init__(self, label, worktree, numba_cache, bench_dir, tmp, options):
+    def __init__(self, label, worktree, numba_cache, bench_dir, tmp, options, files=(),
+                 warm=False):
+        """A worker of ``worktree`` on the definitions in ``bench_dir`` (only ``files`` of
+        it when given); ``warm``: natively, calling each benchmark once and exiting."""
         self.label, self.log = label, tmp / f"worker-{label}.log"
-        env = dict(os.environ, PYTHONPATH=str(worktree), NUMBA_CACHE_DIR=str(numba_cache))
-        args = [str(bench_dir), "-q", "-p", "no:benchmark", "-p", "no:cacheprovider",
-                "--continue-on-collection-errors", "--rootdir", str(bench_dir)]
+        source = (Path(worktree) / options.src).resolve()
+        env = dict(os.environ, PYTHONPATH=str(source), NUMBA_CACHE_DIR=str(numba_cache))
+        threads = 1 if options.mode == "count" else options.threads
+        if threads:
+            env.update(dict.fromkeys(THREAD_VARIABLES, str(threads)))
+        paths = [str(bench_dir / f) for f in files] or [str(bench_dir)]
+        args = paths + ["-q", "-p", "no:benchmark", "-p", "no:cacheprovider",
+                        "--continue-on-collection-errors", "--rootdir", str(bench_dir)]
         if (bench_dir / "pytest.ini").is_file():
             args += ["-c", str(bench_dir / "pytest.ini")]
         if options.k:
             args += ["-k", options.k]
         config = dict(log=str(self.log), pytest_args=args, slot_time=options.slot_time,
-                      stat=options.stat, worktree=str(worktree), bench_dir=str(bench_dir))
-        self.proc = subprocess.Popen([sys.executable, str(WORKER), json.dumps(config)],
-                                     cwd=worktree, env=env, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, bufsize=1)
+                      stat=options.stat, worktree=str(source), bench_dir=str(bench_dir))
+        command = [sys.executable, str(WORKER)]
+        if options.mode == "count":
+            env.update(COUNT_ENV, NUMBA_CACHE_DIR=f"{numba_cache}-haswell")
+        if warm:
+            config["warm"] = True
+        elif options.mode == "count":
+            config["callgrind_out"] = str(tmp / f"callgrind-{label}")
+            command = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                       "--collect-atstart=no", f"--callgrind-out-file={config['callgrind_out']}",
+                       f"--log-file={tmp / f'valgrind-{label}.log'}", *command]
+        self.proc = subprocess.Popen(
+            [*command, json.dumps(config)], cwd=worktree, env=env, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, text=True, bufsize=1)
 
     def send(self, **message):
         self.proc.stdin.write(json.dumps(message) + "\n")
@@ -153,9 +220,9 @@ class Worker:
                 self.proc.wait()
 
 
-def _agree_on_items(a, b, k, skipped, common=None):
+def _agree_on_items(a, b, k, skipped, common=None, cpus=None):
     """Both sides' collected items; the common ones (A's order, or ``common`` from the first
-    round) are sent to both; (common items, A's machine info)."""
+    round) are sent to both, with the CPUs to pin to; (common items, A's machine info)."""
     got = {w.label: w.receive("collected") for w in (a, b)}
     for w in (a, b):
         if got[w.label]["leaks"]:
@@ -178,18 +245,19 @@ def _agree_on_items(a, b, k, skipped, common=None):
                           + (f" matches -k {k!r}" if k else "")
                           + f"; end of side A's pytest log:\n{a.log_tail()}")
     for w in (a, b):
-        w.send(items=common)
+        w.send(items=common, cpus=sorted(cpus) if cpus else None)
     return common, got["A"]["machine"]
 
 
 def _slot(worker):
     worker.send(cmd="slot")
-    return worker.receive("slot")["seconds"]
+    return worker.receive("slot")["value"]
 
 
-def _time_item(a, b, item, pairs, first_a, skipped):
-    """(extra_info, A's slot times, B's) of ``item`` in this round, None when a side did not
-    reach its benchmark; pairs alternate the order, starting with A when ``first_a``."""
+def _time_item(a, b, item, pairs, first_a, skipped, warm_up=True):
+    """(extra_info, A's slot values, B's) of ``item`` in this round, None when a side did not
+    reach its benchmark; pairs alternate the order, starting with A when ``first_a``, after a
+    discarded slot per side when ``warm_up``."""
     ready = {w.label: w.receive("ready", "none") for w in (a, b)}
     for w in (a, b):
         if ready[w.label]["item"] != item:
@@ -201,7 +269,8 @@ def _time_item(a, b, item, pairs, first_a, skipped):
             if ready[w.label]["event"] == "ready":
                 w.send(cmd="next")
         return None
-    _slot(a), _slot(b)  # warm-up, discarded
+    if warm_up:
+        _slot(a), _slot(b)
     times = {"A": [], "B": []}
     for i in range(pairs):
         for w in ((a, b) if (i % 2 == 0) == first_a else (b, a)):
@@ -211,19 +280,55 @@ def _time_item(a, b, item, pairs, first_a, skipped):
     return ready["B"]["extra_info"] or {}, times["A"], times["B"]
 
 
-def _round(number, paths, numba_cache, definitions, options, common, skipped, check):
-    """One round: fresh worker processes for both sides, each selected benchmark timed in
-    ``options.pairs`` pairs of slots once ``check(items)`` has passed; (items, machine,
-    {item: (extra_info, A slots, B slots)})."""
+def round_cpus(number, threads, available=None):
+    """The CPUs both sides of round ``number`` are pinned to: ``threads`` consecutive ones of
+    the ``available`` (this process's), starting further along each round, so that every
+    CPU's own speed falls on both sides alike; None (no pinning) for threads 0."""
+    available = sorted(available if available is not None else os.sched_getaffinity(0))
+    if not threads:
+        return None
+    start = number * threads
+    return {available[(start + i) % len(available)] for i in range(min(threads,
+                                                                         len(available)))}
+
+
+def _warm(paths, numba_cache, definitions, options):
+    """Both sides' benchmarks called once natively in the count mode's environment, so that
+    their JIT compilation fills the Numba cache outside valgrind (several times slower)."""
     tmp = Path(definitions).parent
-    a = Worker("A", paths[0], numba_cache, Path(definitions), tmp, options)
-    b = Worker("B", paths[1], numba_cache, Path(definitions), tmp, options)
+    workers = [Worker(f"{label}-warm", path, numba_cache, Path(definitions), tmp, options,
+                      warm=True) for label, path in zip("AB", paths)]
     try:
-        common, machine = _agree_on_items(a, b, options.k, skipped, common)
+        for w in workers:
+            w.proc.stdin.close()
+            if w.proc.wait() not in (0, 1, 5):  # ok, some failed (reported later), none
+                raise WorkerError(f"side {w.label} failed; end of its pytest log:\n"
+                                  f"{w.log_tail()}")
+    finally:
+        for w in workers:
+            if w.proc.poll() is None:
+                w.proc.kill()
+                w.proc.wait()
+
+
+def _round(number, paths, numba_cache, definitions, options, common, skipped, check):
+    """One round: fresh worker processes for both sides, each selected benchmark measured in
+    ``options.pairs`` pairs of slots once ``check(items)`` has passed; (items, machine,
+    {item: (extra_info, A slots, B slots)}, seconds until both had collected)."""
+    tmp, start = Path(definitions).parent, time.perf_counter()
+    files = sorted({item.split("::")[0] for item in common}) if common else ()
+    count = options.mode == "count"
+    cpus = round_cpus(number, options.threads) if options.pin and not count else None
+    a = Worker("A", paths[0], numba_cache, Path(definitions), tmp, options, files)
+    b = Worker("B", paths[1], numba_cache, Path(definitions), tmp, options, files)
+    try:
+        common, machine = _agree_on_items(a, b, options.k, skipped, common, cpus)
+        startup = time.perf_counter() - start
         check(common)
         timed = {}
         for n, item in enumerate(common):
-            got = _time_item(a, b, item, options.pairs, (number + n) % 2 == 0, skipped)
+            got = _time_item(a, b, item, options.pairs, (number + n) % 2 == 0, skipped,
+                             warm_up=not count)
             if got is not None:
                 timed[item] = got
         for w in (a, b):
@@ -231,7 +336,7 @@ def _round(number, paths, numba_cache, definitions, options, common, skipped, ch
     finally:
         a.close()
         b.close()
-    return common, machine, timed
+    return common, machine, timed, startup
 
 
 def copy_definitions(bench_dir, tmp):
@@ -251,22 +356,29 @@ def run_ab(worktrees, sha_a, sha_b, definitions, options, on_round=None):
     faster, but the intervals then leave out the processes' own offsets."""
     start = time.perf_counter()
     paths = (worktrees.get(sha_a), worktrees.get(sha_b, copy=1 if sha_b == sha_a else 0))
-    skipped, rounds, common, machine = {}, options.rounds, None, None
+    count = options.mode == "count"
+    warm = 0.0
+    if count:  # deterministic: one count per side, no interval
+        options = dataclasses.replace(options, rounds=1, pairs=1)
+        _warm(paths, worktrees.numba_cache, definitions, options)
+        warm = time.perf_counter() - start
+    skipped, rounds, common, machine, startup = {}, options.rounds, None, None, []
     quick = options.rounds == 1
 
     def check(items):
         need = min_pairs(1 - (1 - options.confidence) / len(items))
-        if quick and options.pairs < need:
+        if quick and not count and options.pairs < need:
             raise ValueError(f"--pairs must be at least {need} with --rounds 1 for "
                              f"{len(items)} benchmarks at {options.confidence:.0%} together")
 
     timed = {}
     number = 0
     while number < rounds:
-        common, got_machine, got = _round(number, paths, worktrees.numba_cache, definitions,
-                                          options, common, skipped, check)
+        common, got_machine, got, seconds = _round(number, paths, worktrees.numba_cache,
+                                                   definitions, options, common, skipped, check)
+        startup.append(seconds)
         machine = machine if machine is not None else got_machine
-        confidence = 1 - (1 - options.confidence) / len(common)
+        confidence = 1.0 if count else 1 - (1 - options.confidence) / len(common)
         if not quick:
             rounds = max(options.rounds, min_pairs(confidence))
         for item, (info, a, b) in got.items():
@@ -287,11 +399,22 @@ def run_ab(worktrees, sha_a, sha_b, definitions, options, on_round=None):
             a = [statistics.median(s) for s in a_slots]
             b = [statistics.median(s) for s in b_slots]
         c = Comparison(item, info, a, b, a_slots, b_slots)
-        c.estimate = ratio_interval(c.a, c.b, confidence)
-        c.verdict = verdict(c.estimate, options.threshold)
+        if count:
+            r = b[0] / a[0]
+            c.estimate = RatioEstimate(r, r, r, 1.0, 1)
+        else:
+            c.estimate = ratio_interval(c.a, c.b, confidence)
+        c.verdict = verdict(c.estimate, options.limit)
         comparisons.append(c)
     return ABRun((sha_a, sha_b), comparisons, rounds, confidence, skipped, machine,
-                 time.perf_counter() - start)
+                 time.perf_counter() - start, startup, options.mode, warm)
+
+
+def detectable(c, threshold):
+    """The smallest slowdown (a factor) that ``c``'s spread would have called 'slower': its
+    interval moved up by that factor clears 1 + threshold (the threshold itself for counts)."""
+    e = c.estimate
+    return (1 + threshold) * e.ratio / e.low
 
 
 def side_ratios(run, side, stat="median"):
@@ -316,37 +439,94 @@ def side_ratios(run, side, stat="median"):
 HEADER = ("benchmark", "A", "B", "B/A", "interval", "verdict")
 
 
-def format_row(c):
+def format_value(value, mode):
+    """A time ('4.56 ms') or, in the count mode, instructions per call ('1.234e+06 Ir')."""
+    return format_time(value) if mode == "time" else f"{value:.4g} Ir"
+
+
+def format_row(c, mode="time"):
     """The table cells of a Comparison."""
     e = c.estimate
-    return (c.item.split("::")[-1], format_time(statistics.median(c.a)),
-            format_time(statistics.median(c.b)), f"{e.ratio:.3f}",
-            f"[{e.low:.3f}, {e.high:.3f}]", c.verdict)
+    if mode == "time":
+        ratio, interval = f"{e.ratio:.3f}", f"[{e.low:.3f}, {e.high:.3f}]"
+    else:
+        ratio, interval = f"{e.ratio:.4f}", "(one count)"
+    return (c.item.split("::")[-1], format_value(statistics.median(c.a), mode),
+            format_value(statistics.median(c.b), mode), ratio, interval, c.verdict)
 
 
 def row_line(cells, widths=(58, 10, 10, 6, 16, 9)):
     return "  ".join(str(cell).ljust(w) for cell, w in zip(cells, widths)).rstrip()
 
 
+def _counts(run):
+    return {v: sum(c.verdict == v for c in run.comparisons)
+            for v in ("slower", "faster", "no change")}
+
+
+def sensitivity(run, options):
+    """What this run could have seen: the median and the largest (with its benchmark) of
+    the comparisons' detectable slowdowns, as percentages; None without comparisons."""
+    if not run.comparisons:
+        return None
+    found = sorted((detectable(c, options.limit), c.item.split("::")[-1])
+                   for c in run.comparisons)
+    median = statistics.median(f for f, _ in found)
+    return (median - 1) * 100, (found[-1][0] - 1) * 100, found[-1][1]
+
+
 def summary(run, options):
-    """The lines after the table: counts, skipped benchmarks, wall time."""
-    counts = {v: sum(c.verdict == v for c in run.comparisons)
-              for v in ("slower", "faster", "no change")}
-    lines = [f"{len(run.comparisons)} benchmarks, {run.rounds} rounds of {options.pairs} "
-             f"pair(s) each, intervals at "
-             f"{options.confidence:.0%} together ({run.confidence:.4g} each), threshold "
-             f"{options.threshold:.0%}: " + ", ".join(f"{n} {v}" for v, n in counts.items())]
+    """The lines after the table: verdict counts, what the run could have detected, skipped
+    benchmarks, wall time and how much of it went to start-up and collection."""
+    counts = _counts(run)
+    if run.mode == "count":
+        head = (f"{len(run.comparisons)} benchmarks, one instruction count per side, "
+                f"threshold {options.limit:.1%}: ")
+    else:
+        head = (f"{len(run.comparisons)} benchmarks, {run.rounds} rounds of {options.pairs} "
+                f"pair(s) each, intervals at {options.confidence:.0%} together "
+                f"({run.confidence:.4g} each), threshold {options.limit:.0%}: ")
+    lines = [head + ", ".join(f"{n} {v}" for v, n in counts.items())]
+    seen = sensitivity(run, options)
+    if seen and run.mode == "time":
+        lines.append(f"this run could have seen a slowdown of {seen[0]:.1f}% or more "
+                     f"(median over benchmarks; {seen[1]:.1f}% for the noisiest, {seen[2]})")
     for item, why in run.skipped.items():
         lines.append(f"not compared: {item} ({why})")
-    lines.append(f"{run.seconds:.0f} s")
+    warm = f"{run.warm:.0f} s in the native warm pass, " if run.mode == "count" else ""
+    lines.append(f"{run.seconds:.0f} s, of which {warm}{sum(run.startup):.0f} s starting and "
+                 f"collecting in {len(run.startup)} round(s)")
     return lines
+
+
+def markdown(run, options, names=("A", "B")):
+    """A Markdown summary for a pull request: the verdict, each benchmark's row (slower ones
+    first) and the summary lines; ``names`` are the revisions as the user gave them."""
+    counts = _counts(run)
+    what = "instruction counts" if run.mode == "count" else "wall-clock times"
+    state = (f"**{counts['slower']} slower**" if counts["slower"] else "no slowdown") + \
+        f" ({counts['faster']} faster, {counts['no change']} no change)"
+    lines = [f"### Benchmarks: {names[1]} against {names[0]} ({what})", "",
+             f"{state}; A = `{names[0]}` ({run.commits[0][:12]}), "
+             f"B = `{names[1]}` ({run.commits[1][:12]})", "",
+             "| " + " | ".join(HEADER) + " |", "|---|---:|---:|---:|---|---|"]
+    order = {"slower": 0, "faster": 1, "no change": 2}
+    for c in sorted(run.comparisons, key=lambda c: order[c.verdict]):
+        cells = list(format_row(c, run.mode))
+        cells[0] = f"`{cells[0]}`"
+        cells[-1] = f"**{cells[-1]}**" if c.verdict == "slower" else cells[-1]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [""] + [f"- {line}" for line in summary(run, options)]
+    return "\n".join(lines) + "\n"
 
 
 def to_json(run, repo, options):
     """A JSON-ready dict of an ABRun."""
     return {"a": commit_info(repo, run.commits[0]), "b": commit_info(repo, run.commits[1]),
-            "options": options.__dict__, "rounds": run.rounds, "confidence": run.confidence,
-            "machine": run.machine, "seconds": run.seconds,
+            "options": dict(options.__dict__, threshold=options.limit), "mode": run.mode,
+            "rounds": run.rounds, "confidence": run.confidence,
+            "machine": run.machine, "seconds": run.seconds, "startup": run.startup,
+            "warm": run.warm,
             "skipped": run.skipped,
             "benchmarks": [{"item": c.item, "extra_info": c.extra_info, "a": c.a, "b": c.b,
                             "a_slots": c.a_slots, "b_slots": c.b_slots,

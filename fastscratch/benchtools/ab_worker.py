@@ -7,16 +7,21 @@ package under test's tools, so any revision can be timed.
 Protocol, one JSON object a line: events on the stdout it was started with, commands on its
 stdin (pytest's own output goes to the log file named in the config):
   -> {"event": "collected", "items": [node ids], "machine": {...}, "leaks": [files]}
-  <- {"items": [node ids to run, in this order]}
+  <- {"items": [node ids to run, in this order], "cpus": [CPUs to pin every thread to] or null}
   then per item either
   -> {"event": "ready", "item": id, "group": ..., "extra_info": {...}}
-     <- {"cmd": "slot"}   -> {"event": "slot", "seconds": time per call}   (any number)
+     <- {"cmd": "slot"}   -> {"event": "slot", "value": seconds per call, or in the
+                              instruction-count mode the instructions one call executed}
      <- {"cmd": "next"}
   or -> {"event": "none", "item": id, "outcome": why it did not reach the benchmark}
   -> {"event": "error", "item": id, "message": ...}   when the timed callable raised
   -> {"event": "end", "exitcode": pytest's exit code}
+With ``"warm": true`` in the config it talks to no one: every collected benchmark is called
+once (compiling what its revision compiles, into the Numba cache) and the process exits.
 """
+import ctypes
 import json
+import mmap
 import os
 import statistics
 import sys
@@ -28,6 +33,55 @@ if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(
 import pytest  # noqa: E402
 
 ROUND_MIN_SECONDS = 1e-3  # a round of a plain benchmark calls it this long at least
+
+
+class Callgrind:
+    """Valgrind client requests from Python without C: the x86-64 request sequence (valgrind.h's
+    VALGRIND_DO_CLIENT_REQUEST: rax = the request block, rdi rotated by 3, 13, 61, 51 bits
+    (a no-op natively), ``xchg rbx, rbx``; the answer in rdx, 0 natively) in an executable page
+    called through ctypes. Under callgrind started with ``--instr-atstart=no
+    --collect-atstart=no``, ``count(fn)`` instruments and collects only around ``fn``, dumps
+    the counts and returns the instructions executed (the dump's ``totals``)."""
+
+    CODE = bytes.fromhex("4889f8" "31d2" "48c1c703" "48c1c70d" "48c1c73d" "48c1c733" "4887db"
+                         "4889d0" "c3")  # mov rax,rdi; xor edx,edx; rol rdi x4; xchg; ret rdx
+    RUNNING_ON_VALGRIND = 0x1001
+    _BASE = (ord("C") << 24) | (ord("T") << 16)  # callgrind.h's VG_USERREQ_TOOL_BASE('C','T')
+    DUMP, ZERO, TOGGLE_COLLECT, _DUMP_AT, START, STOP = range(_BASE, _BASE + 6)
+
+    def __init__(self, out_file):
+        self.page = mmap.mmap(-1, mmap.PAGESIZE,
+                              prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+        self.page.write(self.CODE)
+        address = ctypes.addressof(ctypes.c_char.from_buffer(self.page))
+        self._call = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p)(address)
+        self._block = (ctypes.c_uint64 * 6)()
+        self.out_file, self.dumps = out_file, 0
+        if not self.request(self.RUNNING_ON_VALGRIND):
+            raise RuntimeError("the instruction-count mode needs this process to run under "
+                               "valgrind --tool=callgrind")
+
+    def request(self, code):
+        self._block[0] = code
+        return self._call(ctypes.addressof(self._block))
+
+    def count(self, fn):
+        """Instructions executed by ``fn()`` (and the few of the toggles around it)."""
+        self.request(self.START)
+        self.request(self.ZERO)
+        self.request(self.TOGGLE_COLLECT)
+        fn()
+        self.request(self.TOGGLE_COLLECT)
+        self.request(self.DUMP)
+        self.request(self.STOP)
+        self.dumps += 1
+        dump = f"{self.out_file}.{self.dumps}"
+        with open(dump, encoding="utf-8", errors="replace") as f:
+            totals = [line for line in f if line.startswith("totals:")]
+        os.remove(dump)
+        if not totals:
+            raise RuntimeError(f"callgrind dump {dump}: expected a 'totals:' line, found none")
+        return int(totals[-1].split()[1])
 
 
 class Channel:
@@ -81,17 +135,44 @@ class Benchmark:
         if plugin.benchmarked:
             raise RuntimeError(f"{self.item.nodeid}: the benchmark fixture was used twice")
         plugin.benchmarked = True
+        if plugin.warm:
+            prepared = setup() if setup is not None else None
+            if prepared is not None:
+                args, kwargs = prepared
+            return fn(*args, **kwargs)
         plugin.channel.send(event="ready", item=self.item.nodeid, group=self.group,
                             extra_info=self.extra_info)
         result = None
         while plugin.channel.receive()["cmd"] == "slot":
             try:
-                seconds, result = self._slot(fn, args, kwargs, setup, iterations)
+                measure = self._count if plugin.callgrind else self._slot
+                value, result = measure(fn, args, kwargs, setup, iterations)
             except BaseException as exc:
                 plugin.channel.send(event="error", item=self.item.nodeid, message=repr(exc))
                 raise
-            plugin.channel.send(event="slot", seconds=seconds)
+            plugin.channel.send(event="slot", value=value)
         return result
+
+    def _count(self, fn, args, kwargs, setup, iterations):
+        """Instructions per call of ``fn``: after one uncounted call (first-touch work), each
+        of ``iterations`` (1) calls counted, from fresh ``setup`` when given; the last
+        result."""
+        result, total, n = None, 0, iterations or 1
+        for counted in (False, True):
+            if setup is not None:
+                prepared = setup()
+                if prepared is not None:
+                    args, kwargs = prepared
+
+            def call():
+                nonlocal result
+                for _ in range(n):
+                    result = fn(*args, **kwargs)
+            if counted:
+                total = self.plugin.callgrind.count(call)
+            else:
+                call()
+        return total / n, result
 
     def _slot(self, fn, args, kwargs, setup, iterations):
         """Rounds of ``fn`` for the slot time (at least one); the per-call time of the rounds'
@@ -129,6 +210,9 @@ class Plugin:
         self.bench_dir = os.path.realpath(config["bench_dir"])
         self.benchmarked = False
         self.outcome = None
+        self.warm = config.get("warm", False)
+        self.callgrind = Callgrind(config["callgrind_out"]) if config.get("callgrind_out") \
+            else None
 
     def pytest_addhooks(self, pluginmanager):
         try:  # the benchmark conftest may implement pytest-benchmark's hooks
@@ -167,9 +251,15 @@ class Plugin:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, session, config, items):
+        if self.warm:
+            return
         self.channel.send(event="collected", items=[item.nodeid for item in items],
                           machine=self._machine(config), leaks=self._leaks())
-        keep = self.channel.receive()["items"]
+        message = self.channel.receive()
+        keep = message["items"]
+        if message.get("cpus"):  # after start-up and collection, which may run on any CPU
+            for thread in os.listdir("/proc/self/task"):
+                os.sched_setaffinity(int(thread), message["cpus"])
         by_id = {item.nodeid: item for item in items}
         chosen = set(keep)
         deselected = [item for item in items if item.nodeid not in chosen]
@@ -181,7 +271,7 @@ class Plugin:
     def pytest_runtest_protocol(self, item, nextitem):
         self.benchmarked, self.outcome = False, None
         yield
-        if not self.benchmarked:
+        if not self.benchmarked and not self.warm:
             self.channel.send(event="none", item=item.nodeid,
                               outcome=self.outcome or "did not call the benchmark fixture")
 
@@ -200,7 +290,8 @@ def main():
     os.dup2(log.fileno(), 2)
     sys.stdout.reconfigure(line_buffering=True)
     code = pytest.main(config["pytest_args"], plugins=[Plugin(channel, config)])
-    channel.send(event="end", exitcode=int(code))
+    if not config.get("warm"):
+        channel.send(event="end", exitcode=int(code))
 
 
 if __name__ == "__main__":

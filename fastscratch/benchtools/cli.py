@@ -1,7 +1,8 @@
 """The commands: ``report`` (Markdown + PNG), ``check`` (ratios against ceilings, exit 1 when
 one is above), ``suggest`` (ceilings that hold on a run, as JSON), ``record`` (a run's ratios
-into the history), ``history`` (charts of the ratios over commits), ``ab`` (two revisions timed
-side by side, exit 1 when something got slower) and ``bisect`` (the commit that made it slower).
+into the history), ``history`` (charts of the ratios over commits), ``ab`` (two revisions
+measured side by side, by wall clock or by instruction counts under callgrind; exit 1 when
+something got slower) and ``bisect`` (the commit that made it slower).
 """
 import argparse
 import json
@@ -76,10 +77,10 @@ def _history(args):
 def _ab_options(args):
     from .ab import Options, validate
 
-    return validate(Options(k=args.k, rounds=args.rounds, pairs=args.pairs,
-                            slot_time=args.slot_time,
-                            stat=args.stat, confidence=args.confidence,
-                            threshold=args.threshold))
+    return validate(Options(mode=args.mode, k=args.k, rounds=args.rounds, pairs=args.pairs,
+                            slot_time=args.slot_time, stat=args.stat,
+                            confidence=args.confidence, threshold=args.threshold,
+                            threads=args.threads, pin=not args.no_pin, src=args.src))
 
 
 def _record_sides(args, repo, run):
@@ -88,7 +89,7 @@ def _record_sides(args, repo, run):
     from .gitrevs import commit_info
     from .ratio_history import append, make_record
 
-    if args.no_history:
+    if args.no_history or run.mode == "count":  # the history holds time ratios
         return
     machine = run.machine.get("fastscratch") or _fallback_machine()
     records = [make_record("ab", commit_info(repo, sha), False, machine, "median", measured)
@@ -115,18 +116,22 @@ def _ab(args):
         run = run_ab(trees, sha_a, sha_b, definitions, options, on_round=_progress)
     print(row_line(HEADER))
     for c in run.comparisons:
-        print(row_line(format_row(c)))
+        print(row_line(format_row(c, run.mode)))
     print("\n".join(summary(run, options)))
     _record_sides(args, repo, run)
-    _write_json(args, repo, run, options)
+    _write_outputs(args, repo, run, options, (args.rev_a, args.rev_b))
     return 1 if run.slower else 0
 
 
-def _write_json(args, repo, run, options):
-    from .ab import to_json
+def _write_outputs(args, repo, run, options, names):
+    """--json (every slot) and --markdown (appended: GitHub's $GITHUB_STEP_SUMMARY)."""
+    from .ab import markdown, to_json
 
     if args.json:
         Path(args.json).write_text(json.dumps(to_json(run, repo, options), indent=1))
+    if args.markdown:
+        with open(args.markdown, "a", encoding="utf-8") as f:
+            f.write(markdown(run, options, names))
 
 
 def _bisect(args):
@@ -144,7 +149,7 @@ def _bisect(args):
         first, run = bisect(repo, good, bad, trees, definitions, options,
                             report=lambda line: print(line, flush=True), on_round=_progress)
     _record_sides(args, repo, run)
-    _write_json(args, repo, run, options)
+    _write_outputs(args, repo, run, options, tuple(c[:12] for c in run.commits))
     if first is None:
         print(f"no benchmark matching -k {args.k!r} got slower from {args.good} to {args.bad}")
         return 1
@@ -165,6 +170,10 @@ def _add_timing_arguments(p):
     from .ab import Options
 
     d = Options()
+    p.add_argument("--mode", choices=("time", "count"), default=d.mode,
+                   help="time: wall clock in rounds of fresh processes (default); count: "
+                        "instructions of each benchmark's body under valgrind's callgrind, "
+                        "one count per side")
     p.add_argument("-k", default=d.k, metavar="EXPR",
                    help="pytest -k expression selecting the benchmarks (default: all)")
     p.add_argument("--rounds", type=int, default=d.rounds,
@@ -181,8 +190,18 @@ def _add_timing_arguments(p):
                    help="confidence of all benchmarks' intervals together (Bonferroni; "
                         f"default {d.confidence})")
     p.add_argument("--threshold", type=float, default=d.threshold,
-                   help="slower: the interval lies above 1 + threshold; faster: below "
-                        f"1 / (1 + threshold) (default {d.threshold})")
+                   help="slower: the interval (count mode: the ratio) lies above "
+                        "1 + threshold; faster: below 1 / (1 + threshold) (default 0.05 for "
+                        "time, 0.01 for count)")
+    p.add_argument("--threads", type=int, default=d.threads,
+                   help="threads of the benchmarks (FASTSCRATCH_BENCH_THREADS, OMP_, "
+                        f"OPENBLAS_, MKL_, NUMBA_NUM_THREADS; default {d.threads}; 0: the "
+                        "environment's); count mode: always 1")
+    p.add_argument("--no-pin", action="store_true",
+                   help="do not pin both sides of a round to the same --threads CPUs")
+    p.add_argument("--src", default=d.src,
+                   help="directory inside each revision put on PYTHONPATH (default: its "
+                        "root; 'src' for a src layout)")
     p.add_argument("--repo", default=".", help="the git repository (default: current directory)")
     p.add_argument("--bench-dir", help="benchmark definitions for both sides "
                                        "(default: <repo>/bench of the working tree)")
@@ -190,6 +209,9 @@ def _add_timing_arguments(p):
                    help=f"history store (default <repo>/{DEFAULT_STORE})")
     p.add_argument("--no-history", action="store_true", help="do not record the ratios")
     p.add_argument("--json", help="write the (last) comparison, every slot time, to this file")
+    p.add_argument("--markdown", metavar="FILE",
+                   help="append a Markdown summary for a pull request to FILE (in GitHub "
+                        "Actions: $GITHUB_STEP_SUMMARY)")
 
 
 def add_bench_commands(subparsers):
