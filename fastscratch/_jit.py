@@ -15,7 +15,7 @@ import types
 
 import numba
 
-from . import settings
+from . import settings, threads
 
 # error_model="numpy": division by zero gives inf/nan as NumPy does (and lets loops vectorize).
 # No fastmath: NaN and Inf must propagate exactly as in the NumPy reference.
@@ -60,17 +60,6 @@ def _launch(par, args):
     return result
 
 
-# Numba's thread count as last set by fastscratch.threads (numba.get_num_threads() costs ~10 us);
-# 0 until the first kernel call configures the threads (threads.configure).
-threads_in_use = 0
-
-
-def _configure():
-    """Numba's pool and the kernels' BLAS set up for the first kernel call; the thread count."""
-    from . import threads
-    return threads.configure()
-
-
 def _size(first, *rest):
     return first.size
 
@@ -88,7 +77,7 @@ def kernel(fn=None, *, parallel=True, parallel_min=PARALLEL_MIN, work=_size):
     par = numba.njit(parallel=True, **POLICY)(_renamed(fn, "__parallel"))
 
     def dispatch(*args):
-        if (threads_in_use or _configure()) > 1 and work(*args) >= parallel_min:
+        if (threads.threads_in_use or threads.configure()) > 1 and work(*args) >= parallel_min:
             return _launch(par, args)
         return serial(*args)
 

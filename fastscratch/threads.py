@@ -18,8 +18,7 @@ from pathlib import Path
 
 import numba
 
-from . import _jit, settings, validation
-from .kernels import _scipy_blas
+from . import settings, validation
 
 
 def _cgroup_quota(root=Path("/sys/fs/cgroup")):
@@ -60,6 +59,7 @@ def _controller():
 def _blas_pools():
     """(SciPy's BLAS libraries that the kernels call, the other BLAS libraries) as threadpoolctl
     controllers. Where SciPy and NumPy share one BLAS it is in the first group only."""
+    from .kernels import _scipy_blas
     _scipy_blas.load()  # its BLAS must be loaded before the controller looks
     scipy_root = _scipy_blas.scipy_root()
     kernel_libs, other_libs = [], []
@@ -85,9 +85,15 @@ def blas_pools():
     return _pools
 
 
+# Numba's thread count as last set here (numba.get_num_threads() costs ~10 us; the kernels' dispatch
+# in _jit reads this on every call); 0 until the first kernel call configures the threads.
+threads_in_use = 0
+
+
 def _use(n, numpy_blas):
     """Numba's pool at ``n`` threads (loading its threading layer under the wait policy the
     first time), the kernels' BLAS at 1, and NumPy's BLAS at ``n`` if ``numpy_blas``."""
+    global threads_in_use
     kernel_blas, other_blas = blas_pools()
     n = min(n, numba.config.NUMBA_NUM_THREADS)
     with settings.openmp_load():
@@ -97,7 +103,7 @@ def _use(n, numpy_blas):
     if numpy_blas:
         for lib in other_blas:
             lib.set_num_threads(n)
-    _jit.threads_in_use = n
+    threads_in_use = n
     return n
 
 
@@ -106,9 +112,9 @@ def configure():
     usable cores) for Numba's pool, SciPy's BLAS pinned to one thread, NumPy's BLAS untouched.
     Returns the count in use; a count already set (``set_num_threads``) is kept."""
     with _lock:
-        if not _jit.threads_in_use:
+        if not threads_in_use:
             _use(min(default_num_threads(), usable_cores()), numpy_blas=False)
-    return _jit.threads_in_use
+    return threads_in_use
 
 
 def set_num_threads(n):
@@ -127,7 +133,7 @@ def set_num_threads(n):
 
 def get_num_threads():
     """The number of threads fastscratch's kernels use (configuring them if not yet done)."""
-    return _jit.threads_in_use or configure()
+    return threads_in_use or configure()
 
 
 def default_num_threads():
