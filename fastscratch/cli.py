@@ -15,12 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
-from . import validation
-from .backend import BACKENDS
-from .optimizer import OPTIMIZERS
-from .run_control import parse_every
+# The train options' modules (NumPy, the optimizers) are imported where they are used, so that
+# `fastscratch run` of a script that needs no NumPy starts as fast as Python.
 
 
 @dataclass(frozen=True)
@@ -38,6 +34,7 @@ class UsageError(Exception):
 
 def positive_int(text):
     """An argparse type: a positive int (for the options of any subcommand)."""
+    from . import validation
     try:
         return validation.positive_int("value", int(text))
     except ValueError:
@@ -61,6 +58,7 @@ def _number(low, high=None, low_open=False):
 
 def _every(text):
     """'100' or '100 steps' -> (100, 'steps'); '2 epochs' -> (2, 'epochs')."""
+    from .run_control import parse_every
     try:
         return parse_every(text)
     except ValueError:
@@ -99,6 +97,7 @@ OUTPUTS = ("history.json", "history.csv", "training.png")  # written into --out
 def _hyperparameters():
     """{hyper-parameter: {optimizer name: its default}} over OPTIMIZERS' constructors, lr first
     (every optimizer has it): each becomes an option (decay_rate: --decay-rate)."""
+    from .optimizer import OPTIMIZERS
     found = {}
     for name, cls in OPTIMIZERS.items():
         for param in inspect.signature(cls).parameters.values():
@@ -109,6 +108,7 @@ def _hyperparameters():
 def _start_lr(name):
     """The learning rate ``train`` uses for optimizer ``name`` without --lr: its train_lr, or
     its constructor's default."""
+    from .optimizer import OPTIMIZERS
     cls = OPTIMIZERS[name]
     return inspect.signature(cls).parameters["lr"].default if cls.train_lr is None \
         else cls.train_lr
@@ -117,6 +117,7 @@ def _start_lr(name):
 def _hyperparameter(name, defaults):
     """An argparse type for hyper-parameter ``name`` of the optimizers in ``defaults`` ({name:
     default}): a number (an int where every default is an int) that passes each one's check."""
+    from .optimizer import OPTIMIZERS
     checks = {getattr(OPTIMIZERS[owner], name).check for owner in defaults}
     whole = all(isinstance(d, int) and not isinstance(d, bool) for d in defaults.values())
 
@@ -137,6 +138,7 @@ def _hyperparameter(name, defaults):
 
 def _optimizer_arguments(group):
     """--optimizer, --lr and one option per other hyper-parameter of OPTIMIZERS."""
+    from .optimizer import OPTIMIZERS
     group.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam")
     group.add_argument("--lr", type=_number(0, low_open=True), default=None,
                        help="learning rate (default: " + ", ".join(
@@ -157,6 +159,7 @@ CONV_ONLY_DEFAULTS = {"activation": "relu", "batchnorm": False, "dropout": None,
 
 
 def _train_arguments(p):
+    from .backend import BACKENDS
     net = p.add_argument_group("network")
     net.add_argument("--model", choices=MODELS, default="mlp",
                      help="mlp: MultiLayerNetExtend; convnet: the book's SimpleConvNet (ch07); "
@@ -293,6 +296,7 @@ def _epoch_line(epochs):
 
 def _save_params(network, path):
     """params plus each batch-norm layer's running statistics ('BatchNorm1.running_mean', ...)."""
+    import numpy as np
     from .checkpoint import named_layers
     arrays = dict(network.params)
     for name, layer in named_layers(network).items():
@@ -370,6 +374,7 @@ def _train(args):
 
 
 def _train_run(args, made):
+    import numpy as np
     from .backend import use_backend
     from .checkpoint import CheckpointError
     from .dataset import DatasetError

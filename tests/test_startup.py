@@ -167,6 +167,18 @@ def test_a_book_script_on_functions_gradient_util_runs_without_numba(tmp_path):
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_a_book_script_without_numpy_runs_without_numpy(tmp_path):
+    """``fastscratch run`` of a script that needs no NumPy (ch05/buy_apple.py) imports none:
+    the train command's modules are imported where they are used."""
+    (tmp_path / "plain.py").write_text("import sys\nprint(sorted(m for m in ('numpy', 'numba', "
+                                       "'tqdm') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-m", "fastscratch", "run", "plain.py"],
+                          env=_child_env(), cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_scipy_works_after_the_kernels_loaded_its_blas():
     """The kernels load scipy.linalg.cython_blas without scipy.linalg; SciPy imported later
     uses the same module and works."""
