@@ -41,7 +41,7 @@ def _found(a):
 def _real(name, value, expected):
     """value if it is a finite real number; TypeError for another kind (bool included),
     ValueError for NaN or Inf."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+    if not is_real(value):
         raise TypeError(f"{name} must be {expected}, got {_found(value)}")
     if not math.isfinite(value):
         raise ValueError(f"{name} must be {expected}, got {_found(value)}")
@@ -323,7 +323,7 @@ def vector_param(name, a, length=None, dtype=None):
 def bias_param(name, b, length, dtype):
     """A bias: a 1-D ndarray as by ``vector_param``, or a real number (the book's
     ``Convolution(w, 0)`` adds it to every output) as a new array of ``length`` copies."""
-    if isinstance(b, numbers.Real) and not isinstance(b, (bool, np.bool_)):
+    if is_real(b):
         if not math.isfinite(b):
             raise ValueError(f"{name} must be finite, got {b!r}")
         return np.full(length, b, dtype=dtype)
