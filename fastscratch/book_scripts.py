@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import importlib
 import importlib.abc
+import importlib.machinery
 import importlib.util
 import os
 import runpy
 import sys
+import types
 from contextlib import contextmanager
+
+from . import book_editions
 
 __all__ = ["BOOK_MODULES", "run_script", "book_imports"]
 
@@ -48,14 +52,54 @@ class _AliasLoader(importlib.abc.Loader):
         return None  # the default module; exec_module replaces it for a module alias
 
     def exec_module(self, module):
+        name = module.__name__
         if self.target is None:
             module.__doc__ = "fastscratch's stand-in for the book's package of this name."
-        else:  # importlib returns what sys.modules holds after exec_module
-            sys.modules[module.__name__] = importlib.import_module(self.target)
+            # the book copy's own folders of this package, for its modules fastscratch lacks
+            module.__path__ = [os.path.abspath(os.path.join(entry or os.curdir, name))
+                               for entry in sys.path if isinstance(entry, str)
+                               and os.path.isdir(os.path.join(entry or os.curdir, name))]
+            return
+        ours = importlib.import_module(self.target)
+        package, _, leaf = name.rpartition(".")
+        book_file = next((os.path.join(folder, leaf + ".py")
+                          for folder in getattr(sys.modules.get(package), "__path__", ())
+                          if os.path.isfile(os.path.join(folder, leaf + ".py"))), None)
+        # dataset.mnist stays fastscratch's whatever the copy's download code says: the data is
+        # the same, and fastscratch's loader works offline
+        if book_file is not None and package == "common":
+            ours = _with_book_definitions(name, ours, book_file)
+        sys.modules[name] = ours  # importlib returns what sys.modules holds after exec_module
+
+
+def _with_book_definitions(name, ours, book_file):
+    """``ours`` (fastscratch's module for book module ``name``) if every function and class of
+    the book copy's ``book_file`` is the code fastscratch implements (book_editions); else a
+    module with fastscratch's names, the copy's own definitions of the others and the names only
+    the copy has (its own code, run with its imports going through the hook), noted on stderr."""
+    with open(book_file, encoding="utf-8") as f:
+        source = f.read()
+    unknown = book_editions.unknown_definitions(name, source, book_file)
+    if not unknown:
+        return ours
+    book = types.ModuleType(name)
+    book.__file__ = book_file
+    exec(compile(source, book_file, "exec"), book.__dict__)
+    mixed = types.ModuleType(name, book.__doc__)
+    mixed.__dict__.update({k: v for k, v in vars(ours).items() if not k.startswith("__")})
+    mixed.__dict__.update({k: v for k, v in vars(book).items() if not k.startswith("__")
+                           and (k in unknown or k not in mixed.__dict__)})
+    mixed.__file__ = book_file
+    print(f"fastscratch run: {book_file}: {', '.join(unknown)} "
+          f"{'is' if len(unknown) == 1 else 'are'} not the code of the book edition fastscratch "
+          "implements; the copy's own code runs for "
+          f"{'it' if len(unknown) == 1 else 'them'}", file=sys.stderr)
+    return mixed
 
 
 class _BookFinder(importlib.abc.MetaPathFinder):
-    """Finds the names of ``aliases``; refuses other modules of its stand-in packages."""
+    """Finds the names of ``aliases``; other modules of its stand-in packages come from the
+    book copy's own folders, and where it has none are refused with a clear error."""
 
     def __init__(self, aliases):
         self.aliases = dict(aliases)
@@ -67,6 +111,8 @@ class _BookFinder(importlib.abc.MetaPathFinder):
                                                    is_package=is_package)
         parent = name.rpartition(".")[0]
         if parent and self.aliases.get(parent, "") is None:
+            if path and importlib.machinery.PathFinder.find_spec(name, path) is not None:
+                return None  # a module of the book copy's own that fastscratch lacks
             known = ", ".join(k for k in self.aliases if k.startswith(parent + "."))
             raise ModuleNotFoundError(
                 f"fastscratch run: the book's module {name} has no fastscratch counterpart "
