@@ -286,12 +286,17 @@ def _network(args):
 
 
 def _epoch_line(epochs):
-    def show(r):
-        from tqdm import tqdm
-        tqdm.write(f"epoch {r['epoch']}/{epochs}  loss {r['loss']:.4f}  "
-                   f"train acc {r['train_acc']:.4f}  test acc {r['test_acc']:.4f}  "
-                   f"{r['seconds']:.1f} s  {r['images_per_second']:,.0f} img/s")
-    return show
+    """A callback printing one line per epoch: loss, accuracies, time and throughput."""
+    from .training import Callback
+
+    class EpochLine(Callback):
+        def on_epoch(self, trainer):
+            from tqdm import tqdm
+            r = trainer.history[-1]
+            tqdm.write(f"epoch {r['epoch']}/{epochs}  loss {r['loss']:.4f}  "
+                       f"train acc {r['train_acc']:.4f}  test acc {r['test_acc']:.4f}  "
+                       f"{r['seconds']:.1f} s  {r['images_per_second']:,.0f} img/s")
+    return EpochLine()
 
 
 def _save_params(network, path):
@@ -313,16 +318,24 @@ def _options(args):
             if k not in skip}
 
 
-def _checkpoint_options(args):
-    """The Trainer's checkpoint keywords; UsageError when --checkpoint is missing."""
+def _run_callbacks(args):
+    """The epoch line, the NaN guard and the checkpoint of the options, in that order (the
+    guard checks a step before the checkpoint can keep it); UsageError when --checkpoint is
+    missing."""
+    from .run_control import Checkpoint
+    from .training import NanGuard
     if args.checkpoint is None and (args.checkpoint_every or args.resume
                                     or args.nan_guard == "rollback"):
         raise UsageError("--checkpoint-every, --resume and --nan-guard rollback need "
                          "--checkpoint PATH")
-    every = args.checkpoint_every and f"{args.checkpoint_every[0]} {args.checkpoint_every[1]}"
-    return {"checkpoint_path": args.checkpoint, "checkpoint_every": every,
-            "resume": args.resume,
-            "nan_guard": {None: False, "stop": True, "rollback": "rollback"}[args.nan_guard]}
+    callbacks = [] if args.quiet else [_epoch_line(args.epochs)]
+    ck = None
+    if args.checkpoint is not None:
+        every = args.checkpoint_every and " ".join(map(str, args.checkpoint_every))
+        ck = Checkpoint(args.checkpoint, every=every, resume=args.resume)
+    if args.nan_guard is not None:
+        callbacks.append(NanGuard(rollback=ck if args.nan_guard == "rollback" else None))
+    return callbacks + ([ck] if ck is not None else [])
 
 
 def _check_output(option, value, path, made):
@@ -380,7 +393,7 @@ def _train_run(args, made):
     from .dataset import DatasetError
     from .plotting import plot_training
     from .threads import set_num_threads
-    from .trainer import Trainer
+    from .trainer import TrainOptions, Trainer
 
     started = time.perf_counter()
     if args.epochs is None:
@@ -388,7 +401,7 @@ def _train_run(args, made):
     if args.eval_samples is None and args.model != "mlp":
         args.eval_samples = 1000
     param = _optimizer_param(args)
-    checkpoints = _checkpoint_options(args)
+    callbacks = _run_callbacks(args)
     out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
     use_backend(args.backend)
     if args.threads is not None:
@@ -407,9 +420,9 @@ def _train_run(args, made):
                       mini_batch_size=args.batch_size, optimizer=args.optimizer,
                       optimizer_param=param,
                       evaluate_sample_num_per_epoch=args.eval_samples, verbose=False,
-                      shuffle=True,
-                      progress=not args.quiet and sys.stderr.isatty(),
-                      on_epoch=None if args.quiet else _epoch_line(args.epochs), **checkpoints)
+                      options=TrainOptions(shuffle=True,
+                                           progress=not args.quiet and sys.stderr.isatty()),
+                      callbacks=callbacks)
     try:
         trainer.train()
     except (CheckpointError, FloatingPointError) as exc:  # a checkpoint that does not fit, NaN
