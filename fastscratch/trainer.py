@@ -150,10 +150,12 @@ class Trainer(TrainingLoop):
                  optimizer="SGD", optimizer_param={"lr": 0.01},  # noqa: B006 (never changed)
                  evaluate_sample_num_per_epoch=None, verbose=True, *, options=None,
                  callbacks=(), **replaced):
+        unknown = [k for k in replaced if k not in _REPLACED]
+        if unknown:
+            raise TypeError(f"Trainer() got an unexpected keyword argument {unknown[0]!r}")
         if replaced:
             raise TypeError("Trainer no longer takes " + "; ".join(
-                f"{k}= (use {_REPLACED[k]})" if k in _REPLACED else f"{k}= (no such argument)"
-                for k in replaced))
+                f"{k}= (use {_REPLACED[k]})" for k in replaced))
         network = _book_network(network)
         self.verbose = verbose
         x_train, t_train = _pair("x_train", x_train, "t_train", t_train)

@@ -220,7 +220,8 @@ class NanGuard(Callback):
         for key, p in loop.network.params.items():
             idx = validation.first_nonfinite(np.ascontiguousarray(p))
             if idx is not None:
-                bad.append(f"the first non-finite parameter is {key}{list(idx)} = {p[idx]}")
+                bad.append(f"the first non-finite parameter is {key}{[int(i) for i in idx]} = "
+                           f"{p[idx]}")
                 break
         if not bad:
             return False
