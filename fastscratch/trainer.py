@@ -21,7 +21,7 @@ from .history import EpochRecords, history_dict, save_history
 from .optimizer import OPTIMIZERS
 from .progress import EpochBar
 from .run_control import Checkpoint, SignalStop
-from .training import Batches, Callback, TrainingLoop
+from .training import Batches, Callback, TrainingLoop, paired
 
 # what save_checkpoint keeps of a Trainer (besides the network and optimizer) in ``extra``
 _STATE_KEYS = ("settings", "current_iter", "current_epoch", "train_loss_list", "train_acc_list",
@@ -62,25 +62,12 @@ def make_optimizer(optimizer, optimizer_param):
                         f"{exc}") from None
 
 
-
-
 def _book_network(network):
     for attr in ("params", "gradient", "loss", "accuracy"):
         if not hasattr(network, attr):
             raise TypeError(f"network must have the book's params, gradient, loss and "
                             f"accuracy; {type(network).__name__} has no {attr!r}")
     return network
-
-
-def _pair(name_x, x, name_t, t):
-    """x and t as arrays after checking that they have the same number of rows (at least one)."""
-    x, t = np.asarray(x), np.asarray(t)
-    if x.ndim == 0 or t.ndim == 0 or len(x) != len(t):
-        raise ValueError(f"{name_x} and {name_t} must have the same number of rows, got shapes "
-                         f"{x.shape} and {t.shape}")
-    if len(x) == 0:
-        raise ValueError(f"{name_x} must have at least one row, got shape {x.shape}")
-    return x, t
 
 
 @dataclass(frozen=True)
@@ -158,8 +145,8 @@ class Trainer(TrainingLoop):
                 f"{k}= (use {_REPLACED[k]})" for k in replaced))
         network = _book_network(network)
         self.verbose = verbose
-        x_train, t_train = _pair("x_train", x_train, "t_train", t_train)
-        self.x_test, self.t_test = _pair("x_test", x_test, "t_test", t_test)
+        x_train, t_train = paired("x_train", x_train, "t_train", t_train)
+        self.x_test, self.t_test = paired("x_test", x_test, "t_test", t_test)
         epochs = validation.positive_int("epochs", epochs)
         self.batch_size = validation.positive_int("mini_batch_size", mini_batch_size)
         self.evaluate_sample_num_per_epoch = validation.positive_int(

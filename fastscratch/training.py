@@ -27,6 +27,17 @@ import numpy as np
 from . import validation
 
 
+def paired(name_x, x, name_t, t):
+    """x and t as arrays after checking that they have the same number of rows (at least one)."""
+    x, t = np.asarray(x), np.asarray(t)
+    if x.ndim == 0 or t.ndim == 0 or len(x) != len(t):
+        raise ValueError(f"{name_x} and {name_t} must have the same number of rows, got shapes "
+                         f"{x.shape} and {t.shape}")
+    if len(x) == 0:
+        raise ValueError(f"{name_x} must have at least one row, got shape {x.shape}")
+    return x, t
+
+
 def gradient_step(network, optimizer, x, t):
     """One step: the gradients of the network's loss on the batch (x, t), then the update."""
     optimizer.update(network.params, network.gradient(x, t))
@@ -111,9 +122,12 @@ class TrainingLoop:
                  measure_loss=True):
         self.network = network
         self.optimizer = optimizer
-        self.x_train, self.t_train = x, t
+        self.x_train, self.t_train = paired("x", x, "t", t)
+        if not isinstance(batches, Batches) or batches.n != len(x):
+            raise ValueError(f"batches must be a Batches over the {len(x)} rows of x, got "
+                             f"{getattr(batches, 'n', type(batches).__name__)!r}")
         self.batches = batches
-        self.epochs = epochs
+        self.epochs = validation.positive_int("epochs", epochs)
         self.iter_per_epoch = batches.iter_per_epoch
         self.max_iter = int(epochs * batches.iter_per_epoch)
         self.callbacks = list(callbacks)

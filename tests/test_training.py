@@ -170,8 +170,15 @@ def test_the_trainer_stops_when_a_callback_returns_true_from_on_epoch():
     assert len(trainer.history) == 2 and trainer.final_test_acc == 0.5
 
 
-def test_callbacks_must_have_a_protocol_method():
+def test_bad_loops():
     x, t = _rows(4)
+    with pytest.raises(ValueError, match=r"x and t must have the same number of rows, got "
+                                         r"shapes \(4, 1\) and \(3,\)"):
+        TrainingLoop(Rows(), Adam(), x, t[:3], Batches(4, 2), epochs=1)
+    with pytest.raises(ValueError, match="batches must be a Batches over the 4 rows of x, got 5"):
+        TrainingLoop(Rows(), Adam(), x, t, Batches(5, 2), epochs=1)
+    with pytest.raises(TypeError, match="epochs must be a positive int, got float 1.5"):
+        TrainingLoop(Rows(), Adam(), x, t, Batches(4, 2), epochs=1.5)
     with pytest.raises(TypeError, match="callbacks must have on_start, on_step, on_epoch or "
                                         "on_end, got object"):
         TrainingLoop(Rows(), Adam(), x, t, Batches(4, 2), epochs=1, callbacks=[object()])
