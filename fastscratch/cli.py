@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .usage import UsageError
+
 # Each command's modules are imported when it runs (train_command.py, benchtools, hpo, ...), so
 # that `fastscratch run` of a script that needs no NumPy starts as fast as Python.
 
@@ -19,10 +21,6 @@ class Command:
     help: str
     add_arguments: Callable  # (argparse.ArgumentParser) -> None
     run: Callable            # (argparse.Namespace) -> int
-
-
-class UsageError(Exception):
-    """Options that parse one by one but do not fit together; reported with exit code 2."""
 
 
 # ------------------------------------------------------------------ the command table

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .cli import UsageError
+from .usage import UsageError
 
 # The train options' modules (NumPy, the optimizers) are imported where they are used, so that
 # `fastscratch run` of a script that needs no NumPy starts as fast as Python (cli.py imports

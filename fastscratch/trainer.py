@@ -162,7 +162,7 @@ class Trainer(TrainingLoop):
                                                        options.eval_batch_size, none_ok=True)
         self.train_size = x_train.shape[0]
         batches = Batches(self.train_size, self.batch_size, replace=not self.shuffle,
-                          rng=validation.generator("rng", options.rng))
+                          rng=options.rng)
         if isinstance(callbacks, Callback) or not hasattr(callbacks, "__iter__"):
             raise TypeError(f"callbacks must be a list of callbacks, got "
                             f"{type(callbacks).__name__}")

@@ -12,6 +12,7 @@ them all, doing nothing); each gets the running TrainingLoop (``network``, ``opt
   on_epoch(loop)            after on_step, when the step ended an epoch
   on_end(loop, finished)    once when ``run`` ends: finished is True when the steps ran out or a
                             callback stopped the run, False when an exception is on its way out
+                            (every callback gets it, also after an earlier on_end raised)
 
 A truthy return of on_step or on_epoch stops the run after this step (the callbacks after it
 still get this step's calls). Callbacks are called in list order, each one's on_step before its
@@ -180,7 +181,21 @@ class TrainingLoop:
                     break
             finished = True
         finally:
-            self._call(("on_end",), finished)
+            self._end(finished)
+
+    def _end(self, finished):
+        """Every callback's on_end, also after one of them raised (the later ones then get
+        finished=False); the first error is raised after the last on_end."""
+        error = None
+        for callback in self.callbacks:
+            hook = getattr(callback, "on_end", None)
+            try:
+                if hook is not None:
+                    hook(self, finished)
+            except BaseException as exc:  # noqa: B036 (re-raised below)
+                error, finished = error or exc, False
+        if error is not None:
+            raise error
 
 
 class EveryEpoch(Callback):

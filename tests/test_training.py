@@ -159,6 +159,21 @@ def test_an_exception_ends_the_run_with_on_end_not_finished():
     assert log[-1] == ("a", "end False", 2, 1)
 
 
+def test_every_callback_gets_on_end_when_an_earlier_on_end_raises():
+    x, t = _rows(4)
+    log = []
+
+    class BadEnd(Callback):
+        def on_end(self, loop, finished):
+            raise OSError("disk full")
+
+    loop = TrainingLoop(Rows(), Adam(), x, t, Batches(4, 2), epochs=1,
+                        callbacks=[BadEnd(), Log("a", log)])
+    with pytest.raises(OSError, match="disk full"):
+        loop.run()
+    assert log[-1] == ("a", "end False", 2, 1)
+
+
 def test_the_trainer_stops_when_a_callback_returns_true_from_on_epoch():
     x, t = _rows(300)
     log = []
