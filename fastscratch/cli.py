@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .usage import UsageError
+from .cli_common import UsageError
 
 # Each command's modules are imported when it runs (train_command.py, benchtools, hpo, ...), so
 # that `fastscratch run` of a script that needs no NumPy starts as fast as Python.

@@ -14,22 +14,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from .usage import UsageError
+from .cli_common import UsageError, positive_int
 
 # The train options' modules (NumPy, the optimizers) are imported where they are used, so that
 # `fastscratch run` of a script that needs no NumPy starts as fast as Python (cli.py imports
 # this module only for `fastscratch train`).
 
+
 # ------------------------------------------------------------------ option types
-
-def positive_int(text):
-    """An argparse type: a positive int (for the options of any subcommand)."""
-    from . import validation
-    try:
-        return validation.positive_int("value", int(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-
 
 def _number(low, high=None, low_open=False):
     """An argparse type for a float in [low, high) (or (low, high) when low_open)."""
