@@ -143,32 +143,27 @@ def test_a_truthy_on_step_or_on_epoch_stops_after_that_step(stop_at):
                         ("b", "end True", stop_at[1], loop.current_epoch)]
 
 
-def test_an_exception_ends_the_run_with_on_end_not_finished():
-    x, t = _rows(4)
-    log = []
+class Raises(Callback):
+    """Raises OSError from ``method`` (at step 2 for on_step)."""
 
-    class Boom(Callback):
-        def on_step(self, loop):
-            if loop.current_iter == 2:
-                raise RuntimeError("boom")
+    def __init__(self, method):
+        self.method = method
 
-    loop = TrainingLoop(Rows(), Adam(), x, t, Batches(4, 2), epochs=3,
-                        callbacks=[Boom(), Log("a", log)])
-    with pytest.raises(RuntimeError, match="boom"):
-        loop.run()
-    assert log[-1] == ("a", "end False", 2, 1)
-
-
-def test_every_callback_gets_on_end_when_an_earlier_on_end_raises():
-    x, t = _rows(4)
-    log = []
-
-    class BadEnd(Callback):
-        def on_end(self, loop, finished):
+    def on_step(self, loop):
+        if self.method == "on_step" and loop.current_iter == 2:
             raise OSError("disk full")
 
-    loop = TrainingLoop(Rows(), Adam(), x, t, Batches(4, 2), epochs=1,
-                        callbacks=[BadEnd(), Log("a", log)])
+    def on_end(self, loop, finished):
+        if self.method == "on_end":
+            raise OSError("disk full")
+
+
+@pytest.mark.parametrize("method, epochs", [("on_step", 3), ("on_end", 1)])
+def test_an_exception_ends_the_run_and_every_callback_gets_on_end_not_finished(method, epochs):
+    x, t = _rows(4)
+    log = []
+    loop = TrainingLoop(Rows(), Adam(), x, t, Batches(4, 2), epochs=epochs,
+                        callbacks=[Raises(method), Log("a", log)])
     with pytest.raises(OSError, match="disk full"):
         loop.run()
     assert log[-1] == ("a", "end False", 2, 1)
