@@ -1,8 +1,9 @@
 """The training loop's run-control callbacks (training.py's protocol): Checkpoint writes and
 resumes checkpoints, SignalStop stops at SIGINT or SIGTERM after the current step.
 
-Both work on the running loop's ``save_checkpoint(path)`` / ``load_checkpoint(path)`` (Trainer's:
-network, optimizer, RNG states and its counters, lists and epoch order) and ``current_iter``.
+Both work on the running loop's ``save_checkpoint(path)`` / ``load_checkpoint(path)``
+(TrainingLoop's: network, optimizer, RNG states, counters, losses and epoch order; a Trainer's
+also its accuracies and history) and ``current_iter``.
 """
 import re
 import signal

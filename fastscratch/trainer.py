@@ -15,17 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import checkpoint, validation
+from . import validation
 from ._net import LayeredNet
 from .history import EpochRecords, history_dict, save_history
 from .optimizer import OPTIMIZERS
 from .progress import EpochBar
 from .run_control import Checkpoint, SignalStop
 from .training import Batches, Callback, TrainingLoop, paired
-
-# what save_checkpoint keeps of a Trainer (besides the network and optimizer) in ``extra``
-_STATE_KEYS = ("settings", "current_iter", "current_epoch", "train_loss_list", "train_acc_list",
-               "test_acc_list", "history", "since_record", "order")
 
 # Trainer keywords of earlier versions and what replaced them
 _CALLBACKS = "callbacks=[Checkpoint(path, every=..., resume=...)] (fastscratch.run_control)"
@@ -132,6 +128,9 @@ class Trainer(TrainingLoop):
     raises KeyboardInterrupt (SIGINT; a second SIGINT stops at once) or SystemExit(128 + signal
     number) (SIGTERM); the handlers are installed only while train() runs, in the main thread.
     """
+
+    STATE_KEYS = TrainingLoop.STATE_KEYS + ("train_acc_list", "test_acc_list", "history",
+                                            "since_record")
 
     def __init__(self, network, x_train, t_train, x_test, t_test, epochs=20, mini_batch_size=100,
                  optimizer="SGD", optimizer_param={"lr": 0.01},  # noqa: B006 (never changed)
@@ -240,85 +239,43 @@ class Trainer(TrainingLoop):
     # ---------------------------------------------------------------- checkpoints
 
     def save_checkpoint(self, path=None):
-        """Write network, optimizer, RNG states (NumPy's global one, the network's and the
-        batches' generators) and this trainer's state to path (default: the path of the
-        Checkpoint among the callbacks)."""
-        state = {"settings": self._settings(), "current_iter": self.current_iter,
-                 "current_epoch": self.current_epoch,
-                 "train_loss_list": [float(v) for v in self.train_loss_list],
-                 "train_acc_list": self.train_acc_list, "test_acc_list": self.test_acc_list,
-                 **self._epochs.state(), "order": self.batches.order}
-        if self.batches.rng is not None:
-            state["batch_rng"] = self.batches.rng.bit_generator.state
-        checkpoint.save_checkpoint(self._path(path), self.network, self.optimizer,
-                                   extra={"trainer": state})
+        """TrainingLoop.save_checkpoint to path (default: the path of the Checkpoint among the
+        callbacks)."""
+        super().save_checkpoint(self._path(path))
 
     def load_checkpoint(self, path=None):
-        """Restore what save_checkpoint wrote; the data settings must be the same (epochs may
-        differ, to train for longer)."""
-        path = self._path(path)
-        loaded = {}
+        """TrainingLoop.load_checkpoint from path (default: the path of the Checkpoint among
+        the callbacks)."""
+        super().load_checkpoint(self._path(path))
 
-        def accept(extra):
-            state = extra.get("trainer") if isinstance(extra, dict) else None
-            if not isinstance(state, dict):
-                raise checkpoint.CheckpointError(f"{path} holds no Trainer state")
-            missing = [key for key in _STATE_KEYS if key not in state]
-            if missing:
-                raise checkpoint.CheckpointError(f"{path}: its Trainer state lacks {missing}")
-            if not isinstance(state["settings"], dict):
-                raise checkpoint.CheckpointError(f"{path}: its Trainer settings must be a dict, "
-                                                 f"got {type(state['settings']).__name__}")
-            now = self._settings()
-            diffs = [f"{k}: checkpoint {v!r}, now {now.get(k)!r}"
-                     for k, v in state["settings"].items()
-                     if k not in ("epochs", "max_iter") and now.get(k) != v]
-            if diffs:
-                raise checkpoint.CheckpointError(f"{path} was written by a Trainer with other "
-                                                 "settings:\n  " + "\n  ".join(diffs))
-            if self.batches.rng is not None:
-                self._check_batch_rng(state.get("batch_rng"), path)
-            loaded.update(state)
+    def state(self):
+        """The loop's state, the accuracy lists and the history records."""
+        return {**super().state(), "train_acc_list": self.train_acc_list,
+                "test_acc_list": self.test_acc_list, **self._epochs.state()}
 
-        checkpoint.load_checkpoint(path, self.network, self.optimizer, accept=accept)
-        self.current_iter, self.current_epoch = loaded["current_iter"], loaded["current_epoch"]
-        self.train_loss_list = loaded["train_loss_list"]
-        self.train_acc_list = loaded["train_acc_list"]
-        self.test_acc_list = loaded["test_acc_list"]
-        self._epochs.load_state(loaded)
-        self.batches.order = loaded["order"]
-        if self.batches.rng is not None:
-            self.batches.rng.bit_generator.state = loaded["batch_rng"]
+    def load_state(self, state):
+        """Restore what ``state`` returned."""
+        super().load_state(state)
+        self.train_acc_list = state["train_acc_list"]
+        self.test_acc_list = state["test_acc_list"]
+        self._epochs.load_state(state)
 
     def _path(self, path):
         if path is None and self._checkpoint is None:
             raise ValueError("path is needed: no Checkpoint among this Trainer's callbacks")
         return self._checkpoint.path if path is None else path
 
-    def _check_batch_rng(self, state, path):
-        """CheckpointError unless ``state`` is a state of the batches' bit generator."""
-        try:
-            type(self.batches.rng.bit_generator)().state = state
-        except (TypeError, ValueError, KeyError) as exc:
-            raise checkpoint.CheckpointError(
-                f"{path}: its batch generator state does not fit this Trainer's rng "
-                f"({type(self.batches.rng.bit_generator).__name__}): {exc}") from None
-
     # ---------------------------------------------------------------- history
 
-    def _settings(self):
-        return {"epochs": self.epochs, "mini_batch_size": self.batch_size,
-                "optimizer": type(self.optimizer).__name__,
-                "train_size": int(self.train_size), "test_size": len(self.x_test),
-                "shuffle": self.shuffle, "iter_per_epoch": self.iter_per_epoch,
-                "max_iter": self.max_iter,
-                **({} if self.batches.rng is None else {"batch_rng": "generator"})}
+    def settings(self):
+        """The loop's settings and the test set's size."""
+        return {**super().settings(), "test_size": len(self.x_test)}
 
     def history_dict(self):
         """{'epochs': per-epoch records (HISTORY_FIELDS), 'train_loss': the loss of every step,
         'final_test_acc': float or None, 'settings': batch size, optimizer, ...} (JSON-ready)."""
         return history_dict(self.history, self.train_loss_list, self.final_test_acc,
-                            self._settings())
+                            self.settings())
 
     def save_history(self, path):
         """Write history_dict() as JSON (``*.json``) or the per-epoch records as CSV (``*.csv``)."""

@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from . import validation
+from . import checkpoint, validation
 
 
 def paired(name_x, x, name_t, t):
@@ -117,7 +117,12 @@ class TrainingLoop:
     measure_loss: after each update append ``network.loss`` of the batch to train_loss_list
     (the book's Trainer does); otherwise the list stays empty.
     Each step's wall time (batch, step and loss) and rows are ``step_seconds``/``step_rows``.
+    save_checkpoint/load_checkpoint keep the whole run in one file (run_control.Checkpoint
+    calls them).
     """
+
+    # what save_checkpoint keeps of the loop (besides network, optimizer, RNGs) in ``extra``
+    STATE_KEYS = ("settings", "current_iter", "current_epoch", "train_loss_list", "order")
 
     def __init__(self, network, optimizer, x, t, batches, epochs, callbacks=(), *,
                  measure_loss=True):
@@ -196,6 +201,82 @@ class TrainingLoop:
                 error, finished = error or exc, False
         if error is not None:
             raise error
+
+
+    # ---------------------------------------------------------------- checkpoints
+
+    def settings(self):
+        """What a resumed run must share with the one that wrote the checkpoint (JSON values;
+        epochs and max_iter may differ, to train for longer)."""
+        return {"epochs": self.epochs, "mini_batch_size": self.batches.batch_size,
+                "optimizer": type(self.optimizer).__name__, "train_size": self.batches.n,
+                "shuffle": not self.batches.replace, "iter_per_epoch": self.iter_per_epoch,
+                "max_iter": self.max_iter,
+                **({} if self.batches.rng is None else {"batch_rng": "generator"})}
+
+    def state(self):
+        """STATE_KEYS' values (and the batch generator's state when there is one)."""
+        state = {"settings": self.settings(), "current_iter": self.current_iter,
+                 "current_epoch": self.current_epoch,
+                 "train_loss_list": [float(v) for v in self.train_loss_list],
+                 "order": self.batches.order}
+        if self.batches.rng is not None:
+            state["batch_rng"] = self.batches.rng.bit_generator.state
+        return state
+
+    def load_state(self, state):
+        """Restore what ``state`` returned (checked by load_checkpoint)."""
+        self.current_iter, self.current_epoch = state["current_iter"], state["current_epoch"]
+        self.train_loss_list = state["train_loss_list"]
+        self.batches.order = state["order"]
+        if self.batches.rng is not None:
+            self.batches.rng.bit_generator.state = state["batch_rng"]
+
+    def save_checkpoint(self, path):
+        """Write network, optimizer, RNG states (NumPy's global one, the network's and the
+        batches' generators) and ``state()`` to path (fastscratch.checkpoint)."""
+        checkpoint.save_checkpoint(path, self.network, self.optimizer,
+                                   extra={"trainer": self.state()})
+
+    def load_checkpoint(self, path):
+        """Restore what save_checkpoint wrote, after checking all of it (CheckpointError,
+        nothing changed): its state has STATE_KEYS and the same settings."""
+        name = type(self).__name__
+        loaded = {}
+
+        def accept(extra):
+            state = extra.get("trainer") if isinstance(extra, dict) else None
+            if not isinstance(state, dict):
+                raise checkpoint.CheckpointError(f"{path} holds no {name} state")
+            missing = [key for key in self.STATE_KEYS if key not in state]
+            if missing:
+                raise checkpoint.CheckpointError(f"{path}: its {name} state lacks {missing}")
+            if not isinstance(state["settings"], dict):
+                raise checkpoint.CheckpointError(f"{path}: its {name} settings must be a dict, "
+                                                 f"got {type(state['settings']).__name__}")
+            now = self.settings()
+            diffs = [f"{k}: checkpoint {v!r}, now {now.get(k)!r}"
+                     for k, v in state["settings"].items()
+                     if k not in ("epochs", "max_iter") and now.get(k) != v]
+            if diffs:
+                raise checkpoint.CheckpointError(f"{path} was written by a {name} with other "
+                                                 "settings:\n  " + "\n  ".join(diffs))
+            if self.batches.rng is not None:
+                self._check_batch_rng(state.get("batch_rng"), path)
+            loaded.update(state)
+
+        checkpoint.load_checkpoint(path, self.network, self.optimizer, accept=accept)
+        self.load_state(loaded)
+
+    def _check_batch_rng(self, state, path):
+        """CheckpointError unless ``state`` is a state of the batches' bit generator."""
+        bit_generator = type(self.batches.rng.bit_generator)
+        try:
+            bit_generator().state = state
+        except (TypeError, ValueError, KeyError) as exc:
+            raise checkpoint.CheckpointError(
+                f"{path}: its batch generator state does not fit this loop's rng "
+                f"({bit_generator.__name__}): {exc}") from None
 
 
 class EveryEpoch(Callback):

@@ -6,6 +6,7 @@ import pytest
 
 from fastscratch import Adam, MultiLayerNetExtend, use_backend
 from fastscratch.benchtools import steps
+from fastscratch.checkpoint import CheckpointError
 from fastscratch.run_control import Checkpoint
 from fastscratch.trainer import TrainOptions, Trainer
 from fastscratch.training import (Batches, Callback, EveryEpoch, MaxSteps, NanGuard, TimeBudget,
@@ -315,3 +316,30 @@ def test_a_trainer_with_a_batch_generator_leaves_the_global_rng_alone_and_resume
     assert resumed.history_dict()["settings"]["batch_rng"] == "generator"
     for key in whole.network.params:
         np.testing.assert_array_equal(resumed.network.params[key], whole.network.params[key])
+
+
+def test_a_plain_loop_checkpoints_and_resumes_as_if_never_stopped(tmp_path):
+    def loop(callbacks, seed=0):
+        net = MultiLayerNetExtend(12, [6], 4, use_dropout=True, dropout_ration=0.2, seed=seed)
+        return TrainingLoop(net, Adam(lr=0.01), X, T,
+                            Batches(90, 20, rng=np.random.default_rng(seed)), epochs=3,
+                            callbacks=callbacks)
+
+    whole = loop([])
+    whole.run()
+    path = tmp_path / "ck.npz"
+    stopped = loop([Checkpoint(path, every="1 epoch"), MaxSteps(8)])
+    stopped.run()
+    resumed = loop([Checkpoint(path, resume=True)], seed=4)
+    resumed.run()
+    assert resumed.current_iter == whole.current_iter == 15
+    assert resumed.train_loss_list == whole.train_loss_list
+    for key in whole.network.params:
+        np.testing.assert_array_equal(resumed.network.params[key], whole.network.params[key])
+    other = TrainingLoop(MultiLayerNetExtend(12, [6], 4, use_dropout=True, dropout_ration=0.2,
+                                             seed=0), Adam(lr=0.01), X, T,
+                         Batches(90, 30, rng=np.random.default_rng(0)), epochs=3,
+                         callbacks=[Checkpoint(path, resume=True)])
+    with pytest.raises(CheckpointError, match=r"written by a TrainingLoop with other settings:"
+                                              r"\n  mini_batch_size: checkpoint 20, now 30"):
+        other.run()
