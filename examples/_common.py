@@ -12,7 +12,7 @@ sys.path.insert(0, str(HERE.parent))  # run from a checkout too, as the book's s
 
 from fastscratch import set_num_threads, use_backend  # noqa: E402
 from fastscratch.backend import BACKENDS  # noqa: E402
-from fastscratch.cli import positive_int  # noqa: E402
+from fastscratch.cli_common import positive_int  # noqa: E402
 from fastscratch.plotting import new_figure, plot_loss, save_figure  # noqa: E402
 
 MARKERS = ("o", "x", "s", "D", "^", "v")

@@ -13,6 +13,7 @@ from fastscratch.convnet import SimpleConvNet
 from fastscratch.dataset.mnist import load_mnist
 from fastscratch.plotting import new_figure
 from fastscratch.trainer import Trainer
+from fastscratch.training import Callback
 
 
 def filter_show(axes, filters, title):
@@ -40,13 +41,16 @@ def main():
                             hidden_size=100, output_size=10, weight_init_std=0.01)
     initial = network.params["W1"].copy()
 
-    def report(r):
-        print(f"epoch {r['epoch']:2d}: loss {r['loss']:.4f}, train acc {r['train_acc']:.3f}, "
-              f"test acc {r['test_acc']:.3f} ({r['seconds']:.1f} s)")
+    class Report(Callback):
+        def on_epoch(self, trainer):
+            r = trainer.history[-1]
+            print(f"epoch {r['epoch']:2d}: loss {r['loss']:.4f}, train acc "
+                  f"{r['train_acc']:.3f}, test acc {r['test_acc']:.3f} ({r['seconds']:.1f} s)")
 
     trainer = Trainer(network, x_train, t_train, x_test, t_test, epochs=epochs,
                       mini_batch_size=100, optimizer="Adam", optimizer_param={"lr": 0.001},
-                      evaluate_sample_num_per_epoch=1000, verbose=False, on_epoch=report)
+                      evaluate_sample_num_per_epoch=1000, verbose=False,
+                      callbacks=[Report()])
     trainer.train()
     print(f"final test accuracy {trainer.final_test_acc:.4f} on {len(x_test)} images")
     network.save_params(args.out / "params.pkl")

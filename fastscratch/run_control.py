@@ -1,21 +1,18 @@
-"""Run control around Trainer.train's loop: when checkpoints are written, the stop at SIGINT or
-SIGTERM, and the NaN/Inf guard.
+"""The training loop's run-control callbacks (training.py's protocol): Checkpoint writes and
+resumes checkpoints, SignalStop stops at SIGINT or SIGTERM after the current step.
 
-RunControl only decides and calls back: the trainer writes and reads its checkpoints
-(``trainer.save_checkpoint()`` / ``trainer.load_checkpoint()``) and reports where it is
-(``current_iter``, ``current_epoch``, ``train_loss_list``, ``network.params``).
+Both work on the running loop's ``save_checkpoint(path)`` / ``load_checkpoint(path)``
+(TrainingLoop's: network, optimizer, RNG states, counters, losses and epoch order; a Trainer's
+also its accuracies and history) and ``current_iter``.
 """
-import contextlib
-import math
 import re
 import signal
 import sys
 import threading
 from pathlib import Path
 
-import numpy as np
-
 from . import validation
+from .training import Callback
 
 
 def parse_every(value, name="checkpoint_every"):
@@ -37,112 +34,89 @@ def parse_every(value, name="checkpoint_every"):
     return int(match.group(1)), unit if unit.endswith("s") else unit + "s"
 
 
-class RunControl:
-    """Checkpoints at ``checkpoint_path`` (at the start, every ``checkpoint_every`` steps or
-    epochs, at the end, and at SIGINT/SIGTERM), ``resume`` from it, and ``nan_guard`` (False,
-    True or 'rollback'), as described for Trainer."""
+class Checkpoint(Callback):
+    """A checkpoint at ``path``: written when the run starts, every ``every`` steps or epochs
+    (parse_every: 100, '100 steps', '2 epochs'), at the end, and when SignalStop stops the run.
+    With ``resume`` the run first loads it instead, when it exists, and continues from there:
+    with the same data and settings the run ends exactly as an uninterrupted one."""
 
-    def __init__(self, checkpoint_path=None, checkpoint_every=None, resume=False,
-                 nan_guard=False):
-        if not (isinstance(nan_guard, bool) or nan_guard == "rollback"):
-            raise ValueError(f"nan_guard must be False, True or 'rollback', got {nan_guard!r}")
-        self.every = parse_every(checkpoint_every)
-        if checkpoint_path is None and (self.every or resume or nan_guard == "rollback"):
-            raise ValueError("checkpoint_every, resume and nan_guard='rollback' need "
-                             "checkpoint_path")
-        self.path = None if checkpoint_path is None else Path(checkpoint_path)
+    def __init__(self, path, every=None, resume=False):
+        if path is None:
+            raise ValueError("Checkpoint needs a path, got None")
+        self.path = Path(path)
+        self.every = parse_every(every, "every")
         self.resume = bool(resume)
-        self.nan_guard = nan_guard
-        self._saved_at = None  # the trainer's current_iter when the checkpoint was written
-        self._stop_signal = None
+        self.saved_at = None  # the loop's current_iter when the checkpoint was written
 
-    @contextlib.contextmanager
-    def running(self, trainer):
-        """Around the loop: SIGINT/SIGTERM ask for a stop (main thread only); first load the
-        checkpoint (resume, when it exists) or write it; at the end write it once more and
-        stop if a signal came after the last step's check."""
-        with self._signals():
-            if self.resume and self.path.exists():
-                self._load(trainer)
-            elif self.path is not None:
-                self._save(trainer)
-            yield
-            if self.path is not None and self._saved_at != trainer.current_iter:
-                self._save(trainer)
-            if self._stop_signal is not None:
-                self._stop(trainer)
+    def save(self, loop):
+        loop.save_checkpoint(self.path)
+        self.saved_at = loop.current_iter
 
-    def after_step(self, trainer, epoch_before):
-        """The NaN/Inf guard, a periodic checkpoint when due, and a stop asked for by a signal;
-        ``epoch_before`` is the trainer's current_epoch before the step."""
-        if self.nan_guard:
-            self._check_finite(trainer)
-        if self.every is not None:
-            n, unit = self.every
-            if unit == "steps" and trainer.current_iter % n == 0 or unit == "epochs" and \
-                    trainer.current_epoch != epoch_before and trainer.current_epoch % n == 0:
-                self._save(trainer)
-        if self._stop_signal is not None:
-            self._stop(trainer)
+    def load(self, loop):
+        loop.load_checkpoint(self.path)
+        self.saved_at = loop.current_iter
 
-    def _save(self, trainer):
-        trainer.save_checkpoint(self.path)
-        self._saved_at = trainer.current_iter
+    def on_start(self, loop):
+        if self.resume and self.path.exists():
+            self.load(loop)
+        else:
+            self.save(loop)
 
-    def _load(self, trainer):
-        trainer.load_checkpoint(self.path)
-        self._saved_at = trainer.current_iter
+    def on_step(self, loop):
+        if self.every is not None and self.every[1] == "steps" and \
+                loop.current_iter % self.every[0] == 0:
+            self.save(loop)
 
-    def _check_finite(self, trainer):
-        """Raise FloatingPointError naming the step, a non-finite loss and the first non-finite
-        parameter; with 'rollback', after loading the last checkpoint."""
-        loss = trainer.train_loss_list[-1]
-        bad = [] if math.isfinite(loss) else [f"the loss is {loss}"]
-        for key, p in trainer.network.params.items():
-            idx = validation.first_nonfinite(np.ascontiguousarray(p))
-            if idx is not None:
-                bad.append(f"the first non-finite parameter is {key}{list(idx)} = {p[idx]}")
-                break
-        if not bad:
+    def on_epoch(self, loop):
+        if self.every is not None and self.every[1] == "epochs" and \
+                loop.current_epoch % self.every[0] == 0:
+            self.save(loop)
+
+    def on_end(self, loop, finished):
+        if finished and self.saved_at != loop.current_iter:
+            self.save(loop)
+
+
+class SignalStop(Callback):
+    """While the run goes on (in the main thread only), SIGINT or SIGTERM stops it after the
+    current step: the run ends (a Checkpoint listed before this callback writes the step), the
+    previous signal handlers come back and SIGINT raises KeyboardInterrupt (a second SIGINT
+    stops at once), SIGTERM SystemExit(128 + signal number). ``checkpoint`` (a Checkpoint or
+    None) is named in the message."""
+
+    def __init__(self, checkpoint=None):
+        self.checkpoint = checkpoint
+        self._asked = None  # the signal that asked for a stop
+        self._previous = None
+
+    def on_start(self, loop):
+        if threading.current_thread() is not threading.main_thread():
             return
-        message = f"step {trainer.current_iter}: " + "; ".join(bad)
-        if self.nan_guard == "rollback":
-            self._load(trainer)
-            message += (f"; rolled back to the checkpoint of step {trainer.current_iter} "
-                        f"({self.path})")
-        raise FloatingPointError(message)
 
-    def _stop(self, trainer):
-        """Write the checkpoint (if there is a path) and stop as the signal asked: SIGINT
-        raises KeyboardInterrupt, SIGTERM SystemExit(128 + SIGTERM)."""
-        signum, self._stop_signal = self._stop_signal, None
-        message = f"{signal.Signals(signum).name}: stopped after step {trainer.current_iter}"
-        if self.path is not None:
-            if self._saved_at != trainer.current_iter:
-                self._save(trainer)
-            message += f"; checkpoint in {self.path} (resume with resume=True)"
+        def ask_to_stop(signum, frame):
+            if self._asked == signal.SIGINT == signum:
+                raise KeyboardInterrupt("second SIGINT: stopped at once")
+            self._asked = signum
+
+        self._previous = {s: signal.signal(s, ask_to_stop) for s in (signal.SIGINT,
+                                                                     signal.SIGTERM)}
+
+    def on_step(self, loop):
+        return self._asked is not None
+
+    def on_end(self, loop, finished):
+        if self._previous is not None:
+            for s, handler in self._previous.items():
+                signal.signal(s, handler)
+            self._previous = None
+        signum, self._asked = self._asked, None
+        if not finished or signum is None:
+            return
+        message = f"{signal.Signals(signum).name}: stopped after step {loop.current_iter}"
+        if self.checkpoint is not None:
+            message += f"; checkpoint in {self.checkpoint.path} (resume with resume=True)"
         if signum == signal.SIGINT:
             raise KeyboardInterrupt(message)
         from tqdm import tqdm  # imported on a stop only: it takes 30 ms to import
         tqdm.write(message, file=sys.stderr)
         raise SystemExit(128 + signum)
-
-    @contextlib.contextmanager
-    def _signals(self):
-        """While training (main thread only): SIGINT/SIGTERM ask for a stop after this step;
-        a second SIGINT stops at once."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def ask_to_stop(signum, frame):
-            if self._stop_signal == signal.SIGINT == signum:
-                raise KeyboardInterrupt("second SIGINT: stopped at once")
-            self._stop_signal = signum
-
-        previous = {s: signal.signal(s, ask_to_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)

@@ -1,26 +1,40 @@
-"""The book's Trainer (common/trainer.py): mini-batch training of a network with one optimizer.
+"""The book's Trainer (common/trainer.py): mini-batch training of a network with one optimizer,
+on the training loop of training.py.
 
 With the default arguments every step and every print is the book's, drawing the same batches
-from NumPy's global RNG in the same order. Opt-in keywords add shuffled epochs, a progress bar
-(``progress.py``), batched evaluation, a per-epoch callback, a timed history (``history.py``),
-and checkpoints with resume, a stop at SIGINT/SIGTERM and a NaN/Inf guard (``run_control.py``).
+from NumPy's global RNG in the same order. ``options`` (TrainOptions) adds shuffled epochs, a
+progress bar (``progress.py``), batched evaluation and a batch generator of its own;
+``callbacks`` (training.py's protocol) add per-epoch reports, checkpoints with resume
+(run_control.Checkpoint), a NaN/Inf guard, step and time limits. Every run keeps a timed history
+(``history.py``) and stops cleanly at SIGINT/SIGTERM (run_control.SignalStop).
 """
 import inspect
 import math
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
-from . import checkpoint, validation
+from . import validation
 from ._net import LayeredNet
 from .history import EpochRecords, history_dict, save_history
 from .optimizer import OPTIMIZERS
 from .progress import EpochBar
-from .run_control import RunControl
+from .run_control import Checkpoint, SignalStop
+from .training import Batches, Callback, TrainingLoop, paired
 
-# what save_checkpoint keeps of a Trainer (besides the network and optimizer) in ``extra``
-_STATE_KEYS = ("settings", "current_iter", "current_epoch", "train_loss_list", "train_acc_list",
-               "test_acc_list", "history", "since_record", "order")
+# Trainer keywords of earlier versions and what replaced them
+_CALLBACKS = "callbacks=[Checkpoint(path, every=..., resume=...)] (fastscratch.run_control)"
+_REPLACED = {
+    "shuffle": "options=TrainOptions(shuffle=...)",
+    "progress": "options=TrainOptions(progress=...)",
+    "eval_batch_size": "options=TrainOptions(eval_batch_size=...)",
+    "on_epoch": "callbacks=[a Callback whose on_epoch(trainer) reads trainer.history[-1]] "
+                "(fastscratch.training)",
+    "checkpoint_path": _CALLBACKS, "checkpoint_every": _CALLBACKS, "resume": _CALLBACKS,
+    "nan_guard": "callbacks=[NanGuard()] (fastscratch.training; 'rollback' is "
+                 "NanGuard(rollback=checkpoint), listed before that Checkpoint)",
+}
 
 
 def make_optimizer(optimizer, optimizer_param):
@@ -44,8 +58,6 @@ def make_optimizer(optimizer, optimizer_param):
                         f"{exc}") from None
 
 
-
-
 def _book_network(network):
     for attr in ("params", "gradient", "loss", "accuracy"):
         if not hasattr(network, attr):
@@ -54,18 +66,51 @@ def _book_network(network):
     return network
 
 
-def _pair(name_x, x, name_t, t):
-    """x and t as arrays after checking that they have the same number of rows (at least one)."""
-    x, t = np.asarray(x), np.asarray(t)
-    if x.ndim == 0 or t.ndim == 0 or len(x) != len(t):
-        raise ValueError(f"{name_x} and {name_t} must have the same number of rows, got shapes "
-                         f"{x.shape} and {t.shape}")
-    if len(x) == 0:
-        raise ValueError(f"{name_x} must have at least one row, got shape {x.shape}")
-    return x, t
+@dataclass(frozen=True)
+class TrainOptions:
+    """Trainer's settings beyond the book's arguments.
+
+    shuffle: epochs without replacement, one permutation per epoch; iter_per_epoch is then
+      ``ceil(train_size / mini_batch_size)`` (the last batch may be smaller) and accuracy is
+      measured after the last step of each epoch.
+    progress: a tqdm bar per epoch (loss, images/s) instead of the per-step prints.
+    eval_batch_size: rows per forward pass when measuring accuracy (None: all at once); it is
+      passed as ``batch_size`` to fastscratch's own nets (every row counts, so the accuracy does
+      not depend on it); any other network is called as the book's Trainer calls it,
+      ``network.accuracy(x, t)``.
+    rng: a numpy.random.Generator to draw the batches from (None: NumPy's global RNG, as the
+      book's Trainer draws).
+    """
+
+    shuffle: bool = False
+    progress: bool = False
+    eval_batch_size: int = 1000
+    rng: np.random.Generator = None
 
 
-class Trainer:
+class _BookReport(Callback):
+    """The book's per-step print (or the progress bar), and at each epoch's end the accuracies,
+    a history record and the book's epoch print."""
+
+    def __init__(self):
+        self.bar = EpochBar()
+
+    def on_step(self, trainer):
+        step = trainer.current_iter - 1
+        loss = trainer.train_loss_list[-1]
+        trainer._epochs.add_step(trainer.step_seconds, trainer.step_rows)
+        if trainer.progress:
+            self.bar.advance(trainer.step_rows, loss, *trainer._bar_size(step))
+        elif trainer.verbose:
+            print("train loss:" + str(loss))
+        if trainer.batches.epoch_of(step + 1) != trainer.batches.epoch_of(step):
+            self.bar.close()
+
+    def on_epoch(self, trainer):
+        trainer._evaluate(self.bar)
+
+
+class Trainer(TrainingLoop):
     """Trains ``network`` (the book's interface: params, gradient, loss, accuracy) for
     ``epochs`` epochs of mini-batches of ``mini_batch_size`` rows of x_train/t_train.
 
@@ -74,114 +119,74 @@ class Trainer:
     ``np.random.choice(train_size, mini_batch_size)`` (with replacement) and accuracy is measured
     after the steps whose index is a multiple of iter_per_epoch.
 
-    Opt-in keywords:
-      shuffle: epochs without replacement, one ``np.random.permutation`` per epoch;
-        iter_per_epoch is then ``ceil(train_size / mini_batch_size)`` (the last batch may be
-        smaller) and accuracy is measured after the last step of each epoch.
-      progress: a tqdm bar per epoch (loss, images/s) instead of the per-step prints.
-      eval_batch_size: rows per forward pass when measuring accuracy (None: all at once); it is
-        passed as ``batch_size`` to fastscratch's own nets (every row counts, so the accuracy
-        does not depend on it); any other network is called as the book's Trainer calls it,
-        ``network.accuracy(x, t)``.
-      on_epoch: called with each new ``history`` record after it is appended.
-      checkpoint_path: where train() keeps a checkpoint (fastscratch.checkpoint: network,
-        optimizer, RNG states and this trainer's counters, lists and epoch order). It is written
-        when training starts, every ``checkpoint_every`` steps or epochs (parse_every), at the
-        end, and when SIGINT or SIGTERM arrives: train() then finishes the current step, writes
-        the checkpoint, restores the previous signal handlers and raises KeyboardInterrupt
-        (SIGINT; a second SIGINT stops at once) or SystemExit(128 + signal number) (SIGTERM).
-        The handlers are installed only while train() runs, and only in the main thread.
-      resume: train() first loads checkpoint_path if it exists and continues from there: with
-        the same data and settings the run ends exactly as an uninterrupted one.
-      nan_guard: after every step check that the loss and every parameter are finite; on failure
-        raise FloatingPointError naming the step and the first bad parameter. 'rollback' also
-        loads the last checkpoint first, leaving the network at its last good state.
+    Keyword-only extras: ``options`` (TrainOptions: shuffle, progress, eval_batch_size, rng) and
+    ``callbacks`` (training.py's protocol, called after this trainer's own per-step print and
+    per-epoch evaluation, so ``trainer.history[-1]`` is the epoch's record), e.g.
+    ``[NanGuard(rollback=ck), ck]`` with ``ck = Checkpoint("ck.npz", every="2 epochs",
+    resume=True)``. At SIGINT or SIGTERM train() finishes the current step, writes the
+    checkpoint (if one is among the callbacks), restores the previous signal handlers and
+    raises KeyboardInterrupt (SIGINT; a second SIGINT stops at once) or SystemExit(128 + signal
+    number) (SIGTERM); the handlers are installed only while train() runs, in the main thread.
     """
+
+    STATE_KEYS = TrainingLoop.STATE_KEYS + ("train_acc_list", "test_acc_list", "history",
+                                            "since_record")
 
     def __init__(self, network, x_train, t_train, x_test, t_test, epochs=20, mini_batch_size=100,
                  optimizer="SGD", optimizer_param={"lr": 0.01},  # noqa: B006 (never changed)
-                 evaluate_sample_num_per_epoch=None, verbose=True, *, shuffle=False,
-                 progress=False, eval_batch_size=1000, on_epoch=None, checkpoint_path=None,
-                 checkpoint_every=None, resume=False, nan_guard=False):
-        self.network = _book_network(network)
+                 evaluate_sample_num_per_epoch=None, verbose=True, *, options=None,
+                 callbacks=(), **replaced):
+        unknown = [k for k in replaced if k not in _REPLACED]
+        if unknown:
+            raise TypeError(f"Trainer() got an unexpected keyword argument {unknown[0]!r}")
+        if replaced:
+            raise TypeError("Trainer no longer takes " + "; ".join(
+                f"{k}= (use {_REPLACED[k]})" for k in replaced))
+        network = _book_network(network)
         self.verbose = verbose
-        self.x_train, self.t_train = _pair("x_train", x_train, "t_train", t_train)
-        self.x_test, self.t_test = _pair("x_test", x_test, "t_test", t_test)
-        self.epochs = validation.positive_int("epochs", epochs)
+        x_train, t_train = paired("x_train", x_train, "t_train", t_train)
+        self.x_test, self.t_test = paired("x_test", x_test, "t_test", t_test)
+        epochs = validation.positive_int("epochs", epochs)
         self.batch_size = validation.positive_int("mini_batch_size", mini_batch_size)
         self.evaluate_sample_num_per_epoch = validation.positive_int(
             "evaluate_sample_num_per_epoch", evaluate_sample_num_per_epoch, none_ok=True)
-        self.optimizer = make_optimizer(optimizer, optimizer_param)
-
-        self.shuffle = bool(shuffle)
-        self.train_size = self.x_train.shape[0]
-        if self.shuffle:
-            self.iter_per_epoch = math.ceil(self.train_size / self.batch_size)
-        else:
-            self.iter_per_epoch = max(self.train_size / self.batch_size, 1)
-        self.max_iter = int(self.epochs * self.iter_per_epoch)
-        self.current_iter = 0
-        self.current_epoch = 0
-
-        self.train_loss_list = []
+        optimizer = make_optimizer(optimizer, optimizer_param)
+        options = TrainOptions() if options is None else options
+        if not isinstance(options, TrainOptions):
+            raise TypeError(f"options must be a TrainOptions or None, got "
+                            f"{type(options).__name__}")
+        self.shuffle = bool(options.shuffle)
+        self.progress = bool(options.progress)
+        self.eval_batch_size = validation.positive_int("eval_batch_size",
+                                                       options.eval_batch_size, none_ok=True)
+        self.train_size = x_train.shape[0]
+        batches = Batches(self.train_size, self.batch_size, replace=not self.shuffle,
+                          rng=options.rng)
+        if isinstance(callbacks, Callback) or not hasattr(callbacks, "__iter__"):
+            raise TypeError(f"callbacks must be a list of callbacks, got "
+                            f"{type(callbacks).__name__}")
+        callbacks = list(callbacks)
+        self._report = _BookReport()
+        self._checkpoint = next((c for c in callbacks if isinstance(c, Checkpoint)), None)
+        super().__init__(network, optimizer, x_train, t_train, batches, epochs,
+                         [self._report, *callbacks, SignalStop(self._checkpoint)])
         self.train_acc_list = []
         self.test_acc_list = []
         self.final_test_acc = None
-
-        self.progress = bool(progress)
-        self.eval_batch_size = validation.positive_int("eval_batch_size", eval_batch_size,
-                                                       none_ok=True)
-        if on_epoch is not None and not callable(on_epoch):
-            raise TypeError(f"on_epoch must be callable or None, got {type(on_epoch).__name__}")
-        self.on_epoch = on_epoch
-        self.control = RunControl(checkpoint_path, checkpoint_every, resume, nan_guard)
         self._epochs = EpochRecords()
-        self._bar = EpochBar()
-        self._order = None  # this epoch's permutation (shuffle)
 
     @property
     def history(self):
         """One record (HISTORY_FIELDS) per evaluation."""
         return self._epochs.records
 
-    # ---------------------------------------------------------------- the book's loop
-
-    def train_step(self):
-        """One mini-batch: gradient, optimizer update, loss (appended to train_loss_list), and
-        at an epoch boundary the accuracies and a history record."""
-        start = time.perf_counter()
-        batch_mask = self._batch_mask()
-        x_batch = self.x_train[batch_mask]
-        t_batch = self.t_train[batch_mask]
-
-        grads = self.network.gradient(x_batch, t_batch)
-        self.optimizer.update(self.network.params, grads)
-
-        loss = self.network.loss(x_batch, t_batch)
-        self.train_loss_list.append(loss)
-        self._epochs.add_step(time.perf_counter() - start, len(batch_mask))
-        if self.progress:
-            self._bar.advance(len(batch_mask), loss, *self._bar_size())
-        elif self.verbose:
-            print("train loss:" + str(loss))
-        if self._epoch_of(self.current_iter + 1) != self._epoch_of(self.current_iter):
-            self._bar.close()
-
-        if self._epoch_ends_here():
-            self._end_epoch()
-        self.current_iter += 1
-
     def train(self):
-        """The steps up to max_iter (all of them, unless resumed), then the accuracy on the whole
-        test set (``final_test_acc``)."""
+        """The steps up to max_iter (all of them, unless resumed or stopped by a callback),
+        then the accuracy on the whole test set (``final_test_acc``)."""
         try:
-            with self.control.running(self):
-                while self.current_iter < self.max_iter:
-                    epoch = self.current_epoch
-                    self.train_step()
-                    self.control.after_step(self, epoch)
+            self.run()
         finally:
-            self._bar.close()
+            self._report.bar.close()
 
         test_acc = self.accuracy(self.x_test, self.t_test)
         self.final_test_acc = float(test_acc)
@@ -204,34 +209,16 @@ class Trainer:
 
     # ---------------------------------------------------------------- epochs
 
-    def _batch_mask(self):
-        """Row indices of the next mini-batch."""
-        if not self.shuffle:
-            return np.random.choice(self.train_size, self.batch_size)
-        j = self.current_iter % self.iter_per_epoch
-        if j == 0:
-            self._order = np.random.permutation(self.train_size)
-        return self._order[j * self.batch_size:(j + 1) * self.batch_size]
-
-    def _epoch_ends_here(self):
-        if self.shuffle:
-            return (self.current_iter + 1) % self.iter_per_epoch == 0
-        return self.current_iter % self.iter_per_epoch == 0
-
-    def _epoch_of(self, iteration):
-        return int(iteration // self.iter_per_epoch)
-
-    def _bar_size(self):
-        """(name, images) of the progress bar of the epoch of the current step."""
-        epoch = self._epoch_of(self.current_iter)
+    def _bar_size(self, step):
+        """(name, images) of the progress bar of the epoch of step ``step``."""
+        epoch = self.batches.epoch_of(step)
         last = min(math.ceil((epoch + 1) * self.iter_per_epoch), self.max_iter)
-        total = self.train_size if self.shuffle else (last - self.current_iter) * self.batch_size
+        total = self.train_size if self.shuffle else (last - step) * self.batch_size
         return f"epoch {epoch + 1}/{self.epochs}", total
 
-    def _end_epoch(self):
+    def _evaluate(self, bar):
         """The book's per-epoch accuracies (on evaluate_sample_num_per_epoch rows when given),
-        a history record and the on_epoch call."""
-        self.current_epoch += 1
+        a history record and the book's epoch print (above the progress bar)."""
         start = time.perf_counter()
         x_train, t_train = self.x_train, self.t_train
         x_test, t_test = self.x_test, self.t_test
@@ -243,75 +230,52 @@ class Trainer:
         test_acc = self.accuracy(x_test, t_test)
         self.train_acc_list.append(train_acc)
         self.test_acc_list.append(test_acc)
-        record = self._epochs.record(self.current_epoch, self.current_iter + 1,
-                                     self.train_loss_list, train_acc, test_acc,
-                                     time.perf_counter() - start)
+        self._epochs.record(self.current_epoch, self.current_iter, self.train_loss_list,
+                            train_acc, test_acc, time.perf_counter() - start)
         if self.verbose:
-            self._bar.write("=== epoch:" + str(self.current_epoch) + ", train acc:"
-                            + str(train_acc) + ", test acc:" + str(test_acc) + " ===")
-        if self.on_epoch is not None:
-            self.on_epoch(record)
+            bar.write("=== epoch:" + str(self.current_epoch) + ", train acc:"
+                      + str(train_acc) + ", test acc:" + str(test_acc) + " ===")
 
     # ---------------------------------------------------------------- checkpoints
 
     def save_checkpoint(self, path=None):
-        """Write network, optimizer, RNG states and this trainer's state to path (default
-        checkpoint_path)."""
-        state = {"settings": self._settings(), "current_iter": self.current_iter,
-                 "current_epoch": self.current_epoch,
-                 "train_loss_list": [float(v) for v in self.train_loss_list],
-                 "train_acc_list": self.train_acc_list, "test_acc_list": self.test_acc_list,
-                 **self._epochs.state(), "order": self._order}
-        checkpoint.save_checkpoint(path or self.control.path, self.network, self.optimizer,
-                                   extra={"trainer": state})
+        """TrainingLoop.save_checkpoint to path (default: the path of the Checkpoint among the
+        callbacks)."""
+        super().save_checkpoint(self._path(path))
 
     def load_checkpoint(self, path=None):
-        """Restore what save_checkpoint wrote; the data settings must be the same (epochs may
-        differ, to train for longer)."""
-        path = path or self.control.path
-        loaded = {}
+        """TrainingLoop.load_checkpoint from path (default: the path of the Checkpoint among
+        the callbacks)."""
+        super().load_checkpoint(self._path(path))
 
-        def accept(extra):
-            state = extra.get("trainer") if isinstance(extra, dict) else None
-            if not isinstance(state, dict):
-                raise checkpoint.CheckpointError(f"{path} holds no Trainer state")
-            missing = [key for key in _STATE_KEYS if key not in state]
-            if missing:
-                raise checkpoint.CheckpointError(f"{path}: its Trainer state lacks {missing}")
-            if not isinstance(state["settings"], dict):
-                raise checkpoint.CheckpointError(f"{path}: its Trainer settings must be a dict, "
-                                                 f"got {type(state['settings']).__name__}")
-            now = self._settings()
-            diffs = [f"{k}: checkpoint {v!r}, now {now.get(k)!r}"
-                     for k, v in state["settings"].items()
-                     if k not in ("epochs", "max_iter") and now.get(k) != v]
-            if diffs:
-                raise checkpoint.CheckpointError(f"{path} was written by a Trainer with other "
-                                                 "settings:\n  " + "\n  ".join(diffs))
-            loaded.update(state)
+    def state(self):
+        """The loop's state, the accuracy lists and the history records."""
+        return {**super().state(), "train_acc_list": self.train_acc_list,
+                "test_acc_list": self.test_acc_list, **self._epochs.state()}
 
-        checkpoint.load_checkpoint(path, self.network, self.optimizer, accept=accept)
-        self.current_iter, self.current_epoch = loaded["current_iter"], loaded["current_epoch"]
-        self.train_loss_list = loaded["train_loss_list"]
-        self.train_acc_list = loaded["train_acc_list"]
-        self.test_acc_list = loaded["test_acc_list"]
-        self._epochs.load_state(loaded)
-        self._order = loaded["order"]
+    def load_state(self, state):
+        """Restore what ``state`` returned."""
+        super().load_state(state)
+        self.train_acc_list = state["train_acc_list"]
+        self.test_acc_list = state["test_acc_list"]
+        self._epochs.load_state(state)
+
+    def _path(self, path):
+        if path is None and self._checkpoint is None:
+            raise ValueError("path is needed: no Checkpoint among this Trainer's callbacks")
+        return self._checkpoint.path if path is None else path
 
     # ---------------------------------------------------------------- history
 
-    def _settings(self):
-        return {"epochs": self.epochs, "mini_batch_size": self.batch_size,
-                "optimizer": type(self.optimizer).__name__,
-                "train_size": int(self.train_size), "test_size": len(self.x_test),
-                "shuffle": self.shuffle, "iter_per_epoch": self.iter_per_epoch,
-                "max_iter": self.max_iter}
+    def settings(self):
+        """The loop's settings and the test set's size."""
+        return {**super().settings(), "test_size": len(self.x_test)}
 
     def history_dict(self):
         """{'epochs': per-epoch records (HISTORY_FIELDS), 'train_loss': the loss of every step,
         'final_test_acc': float or None, 'settings': batch size, optimizer, ...} (JSON-ready)."""
         return history_dict(self.history, self.train_loss_list, self.final_test_acc,
-                            self._settings())
+                            self.settings())
 
     def save_history(self, path):
         """Write history_dict() as JSON (``*.json``) or the per-epoch records as CSV (``*.csv``)."""

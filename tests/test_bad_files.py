@@ -22,6 +22,7 @@ from fastscratch.checkpoint import CheckpointError, load_checkpoint, save_checkp
 from fastscratch.cli import main
 from fastscratch.convnet import SimpleConvNet
 from fastscratch.multi_layer_net_extend import MultiLayerNetExtend
+from fastscratch.run_control import Checkpoint
 from fastscratch.trainer import Trainer
 
 BIG = 2 ** 28  # bytes a file may declare without holding them: enough to see if allocated
@@ -485,7 +486,8 @@ def _trainer(path, seed):
     rng = np.random.default_rng(0)
     x, t = rng.random((60, 6)), rng.integers(0, 3, 60)
     return Trainer(_net(seed), x, t, x[:20], t[:20], epochs=2, mini_batch_size=20,
-                   optimizer="adam", verbose=False, checkpoint_path=path, resume=True)
+                   optimizer="adam", verbose=False,
+                   callbacks=[Checkpoint(path, resume=True)])
 
 
 @pytest.mark.parametrize("change,says", [

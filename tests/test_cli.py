@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fastscratch import cli, validation
+from fastscratch import cli, train_command, validation
 from fastscratch.cli import COMMANDS, main
 from fastscratch.optimizer import OPTIMIZERS, Hyper, Optimizer
 REPO = Path(__file__).resolve().parents[1]
@@ -139,12 +139,12 @@ def test_every_hyperparameter_has_an_option(name):
     without --lr the optimizer starts from its train_lr (or its default)."""
     cls = OPTIMIZERS[name]
     params = inspect.signature(cls).parameters
-    assert cli._optimizer_param(_train_args("--optimizer", name)) == {
+    assert train_command._optimizer_param(_train_args("--optimizer", name)) == {
         "lr": cls.train_lr or params["lr"].default}
     argv = ["--optimizer", name]
     for i, param in enumerate(params):
         argv += [f"--{param.replace('_', '-')}", str(0.25 + i / 10)]
-    kwargs = cli._optimizer_param(_train_args(*argv))
+    kwargs = train_command._optimizer_param(_train_args(*argv))
     assert kwargs == {param: 0.25 + i / 10 for i, param in enumerate(params)}
     assert cls(**kwargs).hyperparameters() == kwargs
 
@@ -163,8 +163,9 @@ class _Toy(Optimizer):
 
 def test_an_optimizer_added_to_the_registry_gets_its_options(monkeypatch, capsys):
     monkeypatch.setitem(OPTIMIZERS, "toy", _Toy)
-    assert cli._optimizer_param(_train_args("--optimizer", "toy")) == {"lr": 0.5}
-    assert cli._optimizer_param(_train_args("--optimizer", "toy", "--warmup-steps", "7")) == {
+    param = train_command._optimizer_param
+    assert param(_train_args("--optimizer", "toy")) == {"lr": 0.5}
+    assert param(_train_args("--optimizer", "toy", "--warmup-steps", "7")) == {
         "lr": 0.5, "warmup_steps": 7}
     assert main(["train", "--optimizer", "toy", "--warmup-steps", "0"]) == 2
     assert "argument --warmup-steps: warmup_steps must be a positive int, got int 0" in \

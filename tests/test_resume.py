@@ -4,6 +4,7 @@ SIGINT/SIGTERM stop after the current step with a checkpoint, the NaN/Inf guard;
 resumed ends exactly as an uninterrupted run."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,8 +16,9 @@ import pytest
 
 from fastscratch import MultiLayerNetExtend
 from fastscratch.checkpoint import CheckpointError
-from fastscratch.run_control import parse_every
-from fastscratch.trainer import Trainer
+from fastscratch.run_control import Checkpoint, parse_every
+from fastscratch.trainer import TrainOptions, Trainer
+from fastscratch.training import NanGuard
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -36,13 +38,18 @@ class Hooked(MultiLayerNetExtend):
         return super().gradient(x, t)
 
 
-def _trainer(path=None, shuffle=True, hook=None, seed=0, **kw):
+def _trainer(path=None, shuffle=True, hook=None, seed=0, nan_guard=None, **kw):
+    """A Trainer on a Hooked net with a Checkpoint(path, **kw) (when path is given), after
+    NanGuard (nan_guard: 'stop' or 'rollback')."""
     np.random.seed(seed)  # batches and dropout masks come from NumPy's global RNG
     net = Hooked(12, [10, 8], 4, use_batchnorm=True, use_dropout=True, dropout_ration=0.2)
     net.hook = hook
+    ck = None if path is None else Checkpoint(path, **kw)
+    guard = nan_guard and NanGuard(rollback=ck if nan_guard == "rollback" else None)
     return Trainer(net, X, T, X[:30], T[:30], epochs=3, mini_batch_size=20, optimizer="adam",
-                   optimizer_param={"lr": 0.01}, verbose=False, shuffle=shuffle,
-                   checkpoint_path=path, **kw)
+                   optimizer_param={"lr": 0.01}, verbose=False,
+                   options=TrainOptions(shuffle=shuffle),
+                   callbacks=[c for c in (guard, ck) if c])
 
 
 def _signal_at(step, signum):
@@ -59,7 +66,7 @@ def test_a_signal_stops_after_the_step_and_resuming_equals_not_stopping(signum, 
     whole = _trainer(shuffle=shuffle)
     whole.train()
     path = tmp_path / "ck.npz"
-    stopped = _trainer(path, shuffle, hook=_signal_at(7, signum), checkpoint_every=5)
+    stopped = _trainer(path, shuffle, hook=_signal_at(7, signum), every=5)
     before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     expected = KeyboardInterrupt if signum == signal.SIGINT else SystemExit
     with pytest.raises(expected) as info:
@@ -86,7 +93,7 @@ def test_periodic_checkpoints_in_steps_and_epochs(tmp_path):
     for every, want in (("2 epochs", [0] * 10 + [10] * 5), (4, [0] * 4 + [4] * 4 + [8] * 4
                                                              + [12] * 3)):
         seen = []
-        _trainer(path, checkpoint_every=every,
+        _trainer(path, every=every,
                  hook=lambda calls: seen.append(_checkpoint_step(path))).train()
         assert seen == want  # 3 epochs of 5 steps; the checkpoint each step starts from
         assert _checkpoint_step(path) == 15  # and the last one, at the end
@@ -96,6 +103,8 @@ def test_periodic_checkpoints_in_steps_and_epochs(tmp_path):
                        (1.5, TypeError), (True, TypeError)):
         with pytest.raises(error, match="checkpoint_every must be a positive int"):
             parse_every(bad)
+        with pytest.raises(error, match="every must be a positive int"):
+            Checkpoint(path, every=bad)
 
 
 def test_resume_without_a_checkpoint_starts_afresh_and_finished_runs_stay_finished(tmp_path):
@@ -115,8 +124,9 @@ def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path):
     _trainer(path).train()
     other = Trainer(Hooked(12, [10, 8], 4, use_batchnorm=True, use_dropout=True,
                            dropout_ration=0.2), X, T, X[:30], T[:30], epochs=3,
-                    mini_batch_size=30, optimizer="adam", verbose=False, shuffle=True,
-                    checkpoint_path=path, resume=True)
+                    mini_batch_size=30, optimizer="adam", verbose=False,
+                    options=TrainOptions(shuffle=True),
+                    callbacks=[Checkpoint(path, resume=True)])
     before = {k: v.copy() for k, v in other.network.params.items()}
     with pytest.raises(CheckpointError, match=r"other settings:\n  mini_batch_size: "
                                               r"checkpoint 20, now 30"):
@@ -125,9 +135,9 @@ def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path):
         np.testing.assert_array_equal(other.network.params[key], before[key])
 
 
-@pytest.mark.parametrize("mode", [True, "rollback"])
+@pytest.mark.parametrize("mode", ["stop", "rollback"])
 def test_nan_guard_names_the_step_and_the_first_bad_parameter(mode, tmp_path):
-    trainer = _trainer(tmp_path / "ck.npz", nan_guard=mode, checkpoint_every=3)
+    trainer = _trainer(tmp_path / "ck.npz", nan_guard=mode, every=3)
 
     def poison(calls):
         if calls == 8:
@@ -146,13 +156,19 @@ def test_nan_guard_names_the_step_and_the_first_bad_parameter(mode, tmp_path):
         assert trainer.current_iter == 8
 
 
-def test_checkpoint_options_are_checked():
+@pytest.mark.parametrize("keyword, replacement", [
+    ("checkpoint_path", "callbacks=[Checkpoint(path, every=..., resume=...)]"),
+    ("checkpoint_every", "callbacks=[Checkpoint(path, every=..., resume=...)]"),
+    ("resume", "callbacks=[Checkpoint(path, every=..., resume=...)]"),
+    ("nan_guard", "callbacks=[NanGuard()]"),
+])
+def test_the_former_checkpoint_keywords_name_their_replacement(keyword, replacement):
     net = MultiLayerNetExtend(12, [4], 4)
-    for kw in ({"checkpoint_every": 5}, {"resume": True}, {"nan_guard": "rollback"}):
-        with pytest.raises(ValueError, match="need checkpoint_path"):
-            Trainer(net, X, T, X, T, verbose=False, **kw)
-    with pytest.raises(ValueError, match="nan_guard must be False, True or 'rollback', got 1"):
-        Trainer(net, X, T, X, T, verbose=False, nan_guard=1)
+    with pytest.raises(TypeError, match=rf"Trainer no longer takes {keyword}= \(use "
+                                        + re.escape(replacement)):
+        Trainer(net, X, T, X, T, verbose=False, **{keyword: True})
+    with pytest.raises(ValueError, match="Checkpoint needs a path, got None"):
+        Checkpoint(None)
 
 
 # ---------------------------------------------------------------- the command, killed

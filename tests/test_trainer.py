@@ -7,7 +7,8 @@ import pytest
 
 from fastscratch import Momentum, MultiLayerNet, MultiLayerNetExtend
 from fastscratch.history import HISTORY_FIELDS, load_history
-from fastscratch.trainer import OPTIMIZERS, Trainer
+from fastscratch.trainer import OPTIMIZERS, TrainOptions, Trainer
+from fastscratch.training import Callback
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +117,7 @@ def test_learns_mnist_subset(mnist):
     net = MultiLayerNet(784, [100], 10, seed=0)
     trainer = Trainer(net, x_train, t_train, x_test, t_test, epochs=4, mini_batch_size=50,
                       optimizer="Adam", optimizer_param={"lr": 0.002}, verbose=False,
-                      shuffle=True)
+                      options=TrainOptions(shuffle=True))
     trainer.train()
     assert trainer.final_test_acc >= 0.85
     assert trainer.train_acc_list[-1] >= trainer.train_acc_list[0]
@@ -129,7 +130,7 @@ def test_shuffle_visits_every_sample_once_per_epoch():
     x, t = indexed(250)
     net = Recorder()
     trainer = Trainer(net, x, t, x, t, epochs=3, mini_batch_size=100, verbose=False,
-                      shuffle=True)
+                      options=TrainOptions(shuffle=True))
     assert trainer.iter_per_epoch == 3 and trainer.max_iter == 9
     trainer.train()
     assert [len(b) for b in net.batches] == [100, 100, 50] * 3
@@ -156,7 +157,8 @@ def test_batched_evaluation_equals_unbatched(mnist):
 
 def test_progress_bar_replaces_step_prints(capsys):
     x, t = indexed(300)
-    trainer = Trainer(Recorder(), x, t, x, t, epochs=2, progress=True, shuffle=True)
+    trainer = Trainer(Recorder(), x, t, x, t, epochs=2,
+                      options=TrainOptions(shuffle=True, progress=True))
     trainer.train()
     out, err = capsys.readouterr()
     assert "train loss:" not in out
@@ -166,7 +168,7 @@ def test_progress_bar_replaces_step_prints(capsys):
 
 def test_progress_bar_in_book_mode_has_one_bar_per_epoch(capsys):
     x, t = indexed(250)  # iter_per_epoch 2.5: 7 steps, bars over steps 0-2, 3-4 and 5-6
-    trainer = Trainer(Recorder(), x, t, x, t, epochs=3, progress=True)
+    trainer = Trainer(Recorder(), x, t, x, t, epochs=3, options=TrainOptions(progress=True))
     trainer.train()
     out, err = capsys.readouterr()
     # the book evaluates after steps 0 and 5 (multiples of 2.5)
@@ -174,11 +176,22 @@ def test_progress_bar_in_book_mode_has_one_bar_per_epoch(capsys):
     assert [f"epoch {e}/3" in err for e in (1, 2, 3, 4)] == [True, True, True, False]
 
 
+class Seen(Callback):
+    """Keeps each epoch's newest history record."""
+
+    def __init__(self):
+        self.records = []
+
+    def on_epoch(self, trainer):
+        self.records.append(trainer.history[-1])
+
+
 def test_history_records_and_on_epoch():
     x, t = indexed(300)
-    seen = []
-    trainer = Trainer(Recorder(), x, t, x[:90], t[:90], epochs=3, verbose=False, shuffle=True,
-                      on_epoch=seen.append)
+    callback = Seen()
+    seen = callback.records
+    trainer = Trainer(Recorder(), x, t, x[:90], t[:90], epochs=3, verbose=False,
+                      options=TrainOptions(shuffle=True), callbacks=[callback])
     trainer.train()
     assert seen == trainer.history and len(seen) == 3
     for record in seen:
@@ -211,7 +224,7 @@ def test_evaluate_sample_num_per_epoch_limits_evaluation():
     sizes = []
     net.accuracy = lambda xs, ts: sizes.append(len(xs)) or 1.0
     Trainer(net, x, t, x[:200], t[:200], epochs=2, evaluate_sample_num_per_epoch=30,
-            eval_batch_size=None, verbose=False).train()
+            options=TrainOptions(eval_batch_size=None), verbose=False).train()
     assert sizes == [30, 30, 30, 30, 200]
 
 
@@ -246,9 +259,19 @@ def test_optimizer_instance_is_used():
     ({"epochs": 2.5}, TypeError, "epochs must be a positive int, got float 2.5"),
     ({"epochs": True}, TypeError, "epochs must be a positive int, got bool True"),
     ({"mini_batch_size": -1}, ValueError, "mini_batch_size must be a positive int, got int -1"),
-    ({"eval_batch_size": 0}, ValueError, "eval_batch_size must be a positive int or None"),
+    ({"options": TrainOptions(eval_batch_size=0)}, ValueError,
+     "eval_batch_size must be a positive int or None"),
+    ({"options": {"shuffle": True}}, TypeError, "options must be a TrainOptions or None, got "
+                                                "dict"),
+    ({"options": TrainOptions(rng=3)}, TypeError, "rng must be a numpy.random.Generator"),
     ({"evaluate_sample_num_per_epoch": "10"}, TypeError, "evaluate_sample_num_per_epoch"),
-    ({"on_epoch": 5}, TypeError, "on_epoch must be callable or None, got int"),
+    ({"callbacks": Seen()}, TypeError, "callbacks must be a list of callbacks, got Seen"),
+    ({"callbacks": [5]}, TypeError, "callbacks must have on_start, on_step, on_epoch or "
+                                    "on_end, got int"),
+    ({"on_epoch": print}, TypeError, r"Trainer no longer takes on_epoch= \(use callbacks="),
+    ({"shuffle": True, "progress": True}, TypeError, r"no longer takes shuffle= \(use "
+     r"options=TrainOptions\(shuffle=\.\.\.\)\); progress= \(use options=TrainOptions"),
+    ({"colour": 1}, TypeError, r"Trainer\(\) got an unexpected keyword argument 'colour'"),
 ])
 def test_bad_arguments(kwargs, error, message):
     x, t = indexed(10)

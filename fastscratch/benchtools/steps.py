@@ -11,6 +11,7 @@ from numba import prange
 from .. import SGD, Adam, MultiLayerNet, MultiLayerNetExtend, use_backend
 from .._jit import POLICY
 from ..constants import BATCHNORM_EPS, OPTIMIZER_EPS
+from ..training import Batches, TrainingLoop, gradient_step
 
 STEP_OPTIMIZERS = ("sgd", "adam", "bn-adam")  # the step benchmarks' variants (bn: batch norm)
 LR = {"sgd": 0.01, "adam": 0.001, "bn-adam": 0.001}
@@ -61,22 +62,20 @@ def fastscratch_step(arch, optimizer, dtype, backend, batch=100, seed=0):
 
     def step():
         with use_backend(backend):
-            opt.update(net.params, net.gradient(x, t))
+            gradient_step(net, opt, x, t)
     return step
 
 
 def fastscratch_epoch(x_train, t_train, arch, optimizer, dtype, backend, batch=100, seed=0):
-    """A callable training one epoch (len(x_train) // batch steps over a fresh shuffle)."""
+    """A callable training one epoch (len(x_train) // batch steps over a fresh shuffle) on the
+    training loop."""
     net, opt = net_and_optimizer(arch, optimizer, dtype, seed)
-    rng = np.random.default_rng(seed)
-    steps = len(x_train) // batch
+    batches = Batches(len(x_train), batch, rng=np.random.default_rng(seed), drop_last=True)
+    loop = TrainingLoop(net, opt, x_train, t_train, batches, epochs=1, measure_loss=False)
 
     def epoch():
-        order = rng.permutation(len(x_train))
         with use_backend(backend):
-            for k in range(steps):
-                idx = order[k * batch:(k + 1) * batch]
-                opt.update(net.params, net.gradient(x_train[idx], t_train[idx]))
+            loop.run(loop.current_iter + batches.iter_per_epoch)
     return epoch
 
 

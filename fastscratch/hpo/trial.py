@@ -14,6 +14,7 @@ import optuna
 
 from ..multi_layer_net_extend import MultiLayerNetExtend
 from ..threads import set_num_threads
+from ..training import Batches, EveryEpoch, TrainingLoop
 from .space import OPTIMIZERS
 
 EVAL_BATCH = 1000  # rows per forward pass when measuring accuracy
@@ -72,13 +73,8 @@ def fit(params, x, t, *, seed, epochs, batch_size, on_epoch):
     net_rng, batch_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     network = build_network(params, x.shape[1], net_rng)
     optimizer = OPTIMIZERS[params["optimizer"]](lr=params["lr"])
-    for epoch in range(epochs):
-        order = batch_rng.permutation(len(x))
-        for start in range(0, len(x), batch_size):
-            rows = order[start:start + batch_size]
-            optimizer.update(network.params, network.gradient(x[rows], t[rows]))
-        if on_epoch(network, epoch):
-            break
+    TrainingLoop(network, optimizer, x, t, Batches(len(x), batch_size, rng=batch_rng), epochs,
+                 [EveryEpoch(on_epoch)], measure_loss=False).run()
     return network
 
 
