@@ -6,8 +6,9 @@ in the book's DeepConvNet) built on those arrays, ``last_layer`` (the loss layer
 ``input_size`` (values per row of x), ``output_size`` (classes) and, if not float64,
 ``dtype``; ``weight_decay_lambda`` adds 0.5 * lambda * sum(W ** 2) over the layers' decayed
 parameters to the loss. The methods check x and t once, then walk the steps of
-``fusion.plan(layers)`` (rebuilt when ``layers`` changes); grads are keyed as ``params``,
-found by identity in the layers' ``param_names``, in the order of the layers.
+``fusion.plan(layers)`` (planned again when a layer or a params entry is replaced); grads are
+keyed as ``params``, found by identity in the layers' ``param_names``, in the order of the
+layers.
 """
 import numbers
 
@@ -72,13 +73,16 @@ class LayeredNet:
 
     # ------------------------------------------------------------ the walk
 
-    def _steps(self):
-        """fusion.plan(layers), rebuilt when a layer was added, removed or replaced."""
-        layers = self.layers
-        key = tuple(layers.items()) if hasattr(layers, "items") else tuple(layers)
-        if key != getattr(self, "_plan_key", None):
-            self._plan_steps, self._plan_key = plan(layers), key
-        return self._plan_steps
+    def _walk(self):
+        """(fusion.plan(layers), whether last_layer has a fast path, _param_refs()), rebuilt
+        when a layer, the last layer or an entry of params was added, removed or replaced."""
+        layers, params = self.layers, self.params
+        key = (tuple(layers.items()) if hasattr(layers, "items") else tuple(layers),
+               self.last_layer, tuple(params), tuple(map(id, params.values())))
+        if key != getattr(self, "_walk_key", None):
+            self._walk_plan = plan(layers), has_fast_path(self.last_layer), self._param_refs()
+            self._walk_key = key
+        return self._walk_plan
 
     def _input(self, x):
         """x checked: (N, ...) floats with input_size values per row, finite; as the net's
@@ -92,27 +96,28 @@ class LayeredNet:
 
     def _forward(self, x, train_flg):
         """Scores for a checked x: every step, as the book's predict loop."""
-        for step in self._steps():
+        for step in self._walk()[0]:
             x = step.forward(x, train_flg)
         return x
 
     def _loss(self, x, t, train_flg):
         """Loss for a checked x and t."""
         y = self._forward(x, train_flg)
+        _, loss_fast, refs = self._walk()
         last = self.last_layer
-        loss = last.forward_unchecked(y, t) if has_fast_path(last) else last.forward(y, t)
+        loss = last.forward_unchecked(y, t) if loss_fast else last.forward(y, t)
         lam = self.weight_decay_lambda
         if lam != 0:
-            for key, layer, name in self._param_refs():
+            for key, layer, name in refs:
                 if name in layer.decayed:
                     loss += 0.5 * lam * backend.ops.sum_squares(self.params[key].reshape(-1))
         return loss
 
     def _backward(self):
         """Backpropagation from the last loss; the first layer's dx is not computed."""
+        steps, loss_fast, _ = self._walk()
         last = self.last_layer
-        dout = last.backward_unchecked(1) if has_fast_path(last) else last.backward(1)
-        steps = self._steps()
+        dout = last.backward_unchecked(1) if loss_fast else last.backward(1)
         for k in range(len(steps) - 1, -1, -1):
             dout = steps[k].backward(dout, k > 0)
 
@@ -129,7 +134,7 @@ class LayeredNet:
         """The grads dict from the layers' d<name> (plus lambda * W for decayed parameters)."""
         grads = {}
         lam = self.weight_decay_lambda
-        for key, layer, name in self._param_refs():
+        for key, layer, name in self._walk()[2]:
             grad = getattr(layer, "d" + name)
             if lam != 0 and name in layer.decayed:
                 out = np.empty_like(grad)
@@ -150,7 +155,7 @@ class LayeredNet:
         x, t = self._inputs(x, t)
         loss_W = lambda W: self._loss(x, t, train_flg)  # noqa: E731 (the book's name)
         return {key: numerical_gradient(loss_W, self.params[key])
-                for key, _, _ in self._param_refs()}
+                for key, _, _ in self._walk()[2]}
 
     def _accuracy(self, x, t, batch_size):
         """Fraction of rows whose argmax matches t (labels or one-hot-like rows), batch_size
