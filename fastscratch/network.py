@@ -15,7 +15,7 @@ import numbers
 import numpy as np
 
 from . import backend, validation
-from .fusion import has_fast_path, plan
+from .fusion import has_fast_path, named, plan
 from .gradient import numerical_gradient
 
 
@@ -125,8 +125,7 @@ class LayeredNet:
         """[(params key, layer, attribute name)] for each parameter a layer holds, in the order
         of the layers."""
         key_of = {id(value): key for key, value in self.params.items()}
-        layers = self.layers.values() if hasattr(self.layers, "values") else self.layers
-        return [(key_of[id(getattr(layer, name))], layer, name) for layer in layers
+        return [(key_of[id(getattr(layer, name))], layer, name) for _, layer in named(self.layers)
                 for name in getattr(layer, "param_names", ())
                 if id(getattr(layer, name)) in key_of]
 
