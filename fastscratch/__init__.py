@@ -14,9 +14,11 @@ _HOMES = {
     "backend": ("current_backend", "use_backend"),
     "book_session": ("install_book_imports", "uninstall_book_imports"),
     "convnet": ("DeepConvNet", "SimpleConvNet"),
-    "layers": ("Affine", "BatchNormalization", "Dropout", "Relu", "Sigmoid", "SoftmaxWithLoss"),
+    "layers": ("Affine", "BatchNormalization", "Dropout", "Layer", "Relu", "Sigmoid",
+               "SoftmaxWithLoss"),
     "multi_layer_net": ("MultiLayerNet",),
     "multi_layer_net_extend": ("MultiLayerNetExtend",),
+    "network": ("LayeredNet",),
     "optimizer": ("SGD", "AdaGrad", "Adam", "Momentum", "Nesterov", "RMSprop"),
     "threads": ("get_num_threads", "set_num_threads"),
 }
@@ -37,10 +39,10 @@ def unload_ipython_extension(ipython):
 
 
 __all__ = ["Affine", "BatchNormalization", "Dropout", "Relu", "Sigmoid", "SoftmaxWithLoss",
-           "MultiLayerNet", "MultiLayerNetExtend", "SimpleConvNet", "DeepConvNet", "SGD",
-           "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "use_backend",
-           "current_backend", "set_num_threads", "get_num_threads", "install_book_imports",
-           "uninstall_book_imports"]
+           "Layer", "LayeredNet", "MultiLayerNet", "MultiLayerNetExtend", "SimpleConvNet",
+           "DeepConvNet", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam",
+           "use_backend", "current_backend", "set_num_threads", "get_num_threads",
+           "install_book_imports", "uninstall_book_imports"]
 
 
 def __getattr__(name):

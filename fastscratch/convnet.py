@@ -1,8 +1,9 @@
 """The book's conv nets: SimpleConvNet (ch07/simple_convnet.py) and DeepConvNet
 (ch08/deep_convnet.py), with the book's constructors, ``params``, ``layers`` and methods.
 
-Their passes run the same fused walk as the dense nets (``_net.LayeredNet``): each Convolution
-and Affine takes the Relu after it into its own kernel, and the first layer's dx is skipped.
+Their passes run the same fused walk as the dense nets (``network.LayeredNet``): each
+Convolution and Affine takes the Relu after it into its own kernel (``fusion.plan``), and the
+first layer's dx is skipped.
 Images are (N, C, H, W) as ``input_dim`` says (``load_mnist(flatten=False)``), cast to the
 net's ``dtype``. ``load_params`` reads the book's pickled files without running pickle code
 (``safe_pickle``).
@@ -13,8 +14,8 @@ from collections import OrderedDict
 import numpy as np
 
 from . import safe_pickle, validation
-from ._net import LayeredNet, _dtype, _seed_and_rng, plan
 from .layers import Affine, Convolution, Dropout, Pooling, Relu, SoftmaxWithLoss
+from .network import LayeredNet
 
 
 def _input_dim(input_dim):
@@ -61,24 +62,14 @@ def _describe(value):
 
 
 class _ConvNet(LayeredNet):
-    """What both conv nets share: image checks, the grads dict, accuracy in batches of 100 and
-    the book's pickled params files."""
+    """What both conv nets share: image checks, accuracy in batches of 100 and the book's
+    pickled params files; gradient is the training-mode one of ``LayeredNet``."""
 
     def _init_common(self, input_dim, output_size, dtype, seed, rng):
         self.input_dim = _input_dim(input_dim)
         self.input_size = int(np.prod(self.input_dim))
         self.output_size = validation.positive_int("output_size", output_size)
-        self.dtype = _dtype(dtype)
-        self.rng = _seed_and_rng(seed, rng)
-        self.weight_decay_lambda = 0
-        self.params = {}
-        self._plan_key = None
-
-    def _draw(self, scale, *shape):
-        """scale * standard normal draws of ``shape`` as the net's dtype, in the book's order
-        (from NumPy's global RNG unless the net has its own generator)."""
-        draw = np.random.randn(*shape) if self.rng is None else self.rng.standard_normal(shape)
-        return (scale * draw).astype(self.dtype, copy=False)
+        self._start(dtype, seed, rng)
 
     def _add(self, idx, W):
         """params['W<idx>'] = W and a zero bias b<idx> for its output units."""
@@ -103,26 +94,6 @@ class _ConvNet(LayeredNet):
         (every image counts; the book leaves out a last partial batch)."""
         self._check_shape(x)
         return self._accuracy(x, t, batch_size)
-
-    def _param_layers(self):
-        """The layers holding W1/b1, W2/b2, ... in that order."""
-        raise NotImplementedError
-
-    def _grads(self):
-        grads = {}
-        for idx, layer in enumerate(self._param_layers(), 1):
-            grads["W%d" % idx] = layer.dW
-            grads["b%d" % idx] = layer.db
-        return grads
-
-    def _param_keys(self):
-        return list(self.params)
-
-    def gradient(self, x, t):
-        """grads dict ('W1', 'b1', ...) of ``loss`` by backpropagation."""
-        self._loss(*self._inputs(x, t), True)
-        self._backward()
-        return self._grads()
 
     def save_params(self, file_name="params.pkl"):
         """Pickle ``params`` (a dict of arrays) to ``file_name`` as the book does."""
@@ -197,9 +168,6 @@ class SimpleConvNet(_ConvNet):
         self.layers["Affine2"] = Affine(self.params["W3"], self.params["b3"])
         self.last_layer = SoftmaxWithLoss()
 
-    def _param_layers(self):
-        return [self.layers["Conv1"], self.layers["Affine1"], self.layers["Affine2"]]
-
     def predict(self, x):
         """Scores (N, output_size) for images x (N, C, H, W)."""
         return self._forward(self._input(x), False)
@@ -210,8 +178,7 @@ class SimpleConvNet(_ConvNet):
 
     def numerical_gradient(self, x, t):
         """grads by central differences of ``loss`` (slow; for checking ``gradient``)."""
-        x, t = self._inputs(x, t)
-        return self._numerical(lambda W: self._loss(x, t, False))
+        return self._numerical_gradient(x, t, False)
 
 
 _DEEP_DEFAULTS = [(16, 1), (16, 1), (32, 1), (32, 2), (64, 1), (64, 1)]  # (filter_num, pad)
@@ -225,7 +192,8 @@ class DeepConvNet(_ConvNet):
     b1..b8, He-initialised (sqrt(2 / fan_in)) in the book's order; ``layers`` is a list as in
     the book. The fan-ins and W7's rows come from the shapes (the book writes them out for its
     defaults, giving the same numbers). ``dtype``, ``seed`` and ``rng`` as in SimpleConvNet;
-    the dropout masks come from ``rng`` when given.
+    the dropout masks come from ``rng`` when given ``predict(x, train_flg=False)``
+    draws dropout masks in training mode instead of scaling.
     """
 
     # the book's dict defaults, read and never changed
@@ -266,21 +234,6 @@ class DeepConvNet(_ConvNet):
         self.layers.append(Affine(self.params["W8"], self.params["b8"]))
         self.layers.append(Dropout(0.5, rng=self.rng))
         self.last_layer = SoftmaxWithLoss()
-
-    def _plan(self):
-        """The fused steps of the list ``layers``, rebuilt if it was changed."""
-        key = tuple(map(id, self.layers))
-        if key != self._plan_key:
-            named = {f"{type(layer).__name__}{i}": layer for i, layer in enumerate(self.layers)}
-            self._plan_steps, self._plan_key = plan(named), key
-        return self._plan_steps
-
-    def _param_layers(self):
-        return [layer for layer in self.layers if isinstance(layer, (Convolution, Affine))]
-
-    def predict(self, x, train_flg=False):
-        """Scores (N, output_size); ``train_flg`` draws dropout masks instead of scaling."""
-        return self._forward(self._input(x), train_flg)
 
     def loss(self, x, t):
         """Mean cross-entropy in training mode (dropout on), as the book's."""

@@ -1,15 +1,5 @@
-"""The book's layers (common/layers.py): same names, attributes, forward and backward.
-
-Every layer follows one protocol (``Layer``): its public, checked ``forward``/``backward`` (the
-book's signatures) validate their arguments and then call the unchecked pair
-
-    _run(x, train_flg, act=None)        -> output
-    _grad(dout, act=None, need_dx=True) -> dx (None when need_dx is False and the layer can skip it)
-
-which the networks call directly after checking their input once. A layer whose class sets
-``fuses_activation`` takes the activation layer that follows it as ``act``: it applies the
-activation in the same kernel and returns act's output; the caller then hands that output to
-``act.hold(out)``, so the activation layer ends up with the state it would have had running alone.
+"""The book's layers (common/layers.py): same names, attributes, forward and backward, on one
+public base, ``Layer`` (its docstring is the protocol the networks walk).
 """
 import numpy as np
 
@@ -31,28 +21,49 @@ def _flat(a):
     return np.ascontiguousarray(a).reshape(-1)
 
 
-def checked(method):
-    """Marks a built-in layer's public forward/backward: the networks may call the unchecked pair
-    ``_run``/``_grad`` in its place. An override in a subclass lacks the mark and is called."""
-    method.has_unchecked_pair = True
-    return method
-
-
 class Layer:
-    """The protocol of every built-in layer (see the module docstring)."""
+    """The base of every layer, built-in or a user's own, the loss layer included.
 
-    fuses_activation = False
+    The public face is the book's pair: ``forward(x)`` (or ``forward(x, train_flg=True)`` for a
+    layer that behaves differently in training, ``forward(x, t)`` for the loss layer) and
+    ``backward(dout)``, which keep what backward needs on the layer. A subclass that defines
+    only these works in every net, walked through them (``fastscratch.fusion``).
 
-    def _run(self, x, train_flg, act=None):
-        raise NotImplementedError
+    The fast path, which the networks call after checking their input once, is the unchecked
+    pair beside them (the built-in layers' forward/backward check their arguments and call it):
 
-    def _grad(self, dout, act=None, need_dx=True):
-        raise NotImplementedError
+        forward_unchecked(x, train_flg, *fused)        -> out
+        backward_unchecked(dout, *fused, need_dx=True) -> dx (None allowed when not need_dx)
+        (loss layer: forward_unchecked(x, t) -> loss, backward_unchecked(dout=1) -> dx)
+
+    ``fuses`` lists the kinds of layer the class can take into its own kernel when they follow
+    it, in order (Affine: ``(Activation,)``); the fused layers are passed as ``*fused``, and the
+    fast path leaves each in the state it would have had running alone (``Activation.hold``).
+    ``param_names`` are the attributes holding parameters, each with its gradient in ``d`` +
+    name after backward (``W`` -> ``dW``); ``decayed`` those that weight decay applies to.
+    """
+
+    fuses = ()
+    param_names = ()
+    decayed = ()
+
+    def forward(self, x):
+        raise NotImplementedError(f"{type(self).__name__} defines no forward")
+
+    def backward(self, dout):
+        raise NotImplementedError(f"{type(self).__name__} defines no backward")
 
 
 def _code(act):
     """The activation code of a fused activation layer (NONE for None)."""
     return NONE if act is None else act.code
+
+
+def _held(act, out):
+    """out, handed to the fused activation layer ``act`` (if any) as its own output."""
+    if act is not None:
+        act.hold(out)
+    return out
 
 
 class Activation(Layer):
@@ -63,26 +74,25 @@ class Activation(Layer):
     def __init__(self):
         self.out = None
 
-    @checked
     def forward(self, x):
-        return self._run(validation.finite_floats("x", x), True)
+        return self.forward_unchecked(validation.finite_floats("x", x), True)
 
-    @checked
     def backward(self, dout):
         validation.forward_done(self, "out")
-        return self._grad(validation.gradient_in(dout, self.out.shape, self.out.dtype))
+        dout = validation.gradient_in(dout, self.out.shape, self.out.dtype)
+        return self.backward_unchecked(dout)
 
     def hold(self, out):
         """Keep ``out``, this activation's output computed by the fused layer before it."""
         self.out = out
 
-    def _run(self, x, train_flg, act=None):
+    def forward_unchecked(self, x, train_flg):
         out = np.empty_like(x, order="C")
         backend.ops.act_forward(_flat(x), self.code, out.reshape(-1))
         self.out = out
         return out
 
-    def _grad(self, dout, act=None, need_dx=True):
+    def backward_unchecked(self, dout, need_dx=True):
         dx = np.empty_like(self.out)
         backend.ops.act_backward(_flat(dout), self.out.reshape(-1), self.code, dx.reshape(-1))
         return dx
@@ -109,7 +119,9 @@ class Affine(Layer):
     """out = x W + b with x of shape (N, ...) flattened to (N, D); W (D, M), b (M,) (or a
     number: stored as M copies)."""
 
-    fuses_activation = True
+    fuses = (Activation,)
+    param_names = ("W", "b")
+    decayed = ("W",)
 
     def __init__(self, W, b):
         self.W = validation.matrix_param("W", W)
@@ -119,26 +131,25 @@ class Affine(Layer):
         self.dW = None
         self.db = None
 
-    @checked
     def forward(self, x):
-        return self._run(validation.batch("x", x, self.W.shape[0], self.W.dtype), True)
+        return self.forward_unchecked(validation.batch("x", x, self.W.shape[0], self.W.dtype),
+                                      True)
 
-    @checked
     def backward(self, dout):
         validation.forward_done(self, "x")
         shape = (self.x.shape[0], self.W.shape[1])
-        return self._grad(validation.gradient_in(dout, shape, self.W.dtype))
+        return self.backward_unchecked(validation.gradient_in(dout, shape, self.W.dtype))
 
-    def _run(self, x, train_flg, act=None):
+    def forward_unchecked(self, x, train_flg, act=None):
         """act(x W + b): each tile of the product followed by its bias and activation."""
         self.original_x_shape = x.shape
         x = x.reshape(x.shape[0], -1)
         self.x = x
         out = np.empty((x.shape[0], self.W.shape[1]), dtype=self.W.dtype)
         backend.ops.affine_forward(x, self.W, self.b, _code(act), out)
-        return out
+        return _held(act, out)
 
-    def _grad(self, dout, act=None, need_dx=True):
+    def backward_unchecked(self, dout, act=None, need_dx=True):
         """Gradients through ``act`` (or None) and this layer; dx is skipped when not needed."""
         if act is not None:
             dz, y = np.empty_like(dout), act.out
@@ -153,28 +164,26 @@ class Affine(Layer):
         return None if dx is None else dx.reshape(self.original_x_shape)
 
 
-class SoftmaxWithLoss:
+class SoftmaxWithLoss(Layer):
     """Softmax and mean cross-entropy of x (N, C) or (C,). t is integer labels (N,) or dense
     (N, C): one-hot, or soft labels (finite, >= 0) whose loss uses each row's argmax as the book
     does while the gradient is (y - t) / N. Shifted by each row's maximum: finite for any finite
     logits; log(y + eps) never takes log(0). As the last layer its unchecked pair is
-    ``_run(x, t)`` -> loss and ``_grad(dout)`` -> dx."""
+    ``forward_unchecked(x, t)`` -> loss and ``backward_unchecked(dout)`` -> dx."""
 
     def __init__(self):
         self.loss = None
         self.y = None
         self.t = None
 
-    @checked
     def forward(self, x, t):
-        return self._run(*validation.softmax_inputs(x, t))
+        return self.forward_unchecked(*validation.softmax_inputs(x, t))
 
-    @checked
     def backward(self, dout=1):
         validation.forward_done(self, "y")
-        return self._grad(validation.scalar_gradient(dout))
+        return self.backward_unchecked(validation.scalar_gradient(dout))
 
-    def _run(self, x, t):
+    def forward_unchecked(self, x, t):
         """x (N, C); t labels (N,) or dense (N, C) of x's dtype."""
         self.t = t
         self.y = y = np.empty(x.shape, dtype=x.dtype)
@@ -184,7 +193,7 @@ class SoftmaxWithLoss:
             self.loss = backend.ops.softmax_ce_forward(x, t, y)
         return self.loss
 
-    def _grad(self, dout=1):
+    def backward_unchecked(self, dout=1):
         y, t = self.y, self.t
         dx = np.empty_like(y)
         if t.ndim == 2:
@@ -203,16 +212,14 @@ class Dropout(Layer):
         self.rng = validation.generator("rng", rng)
         self.mask = None
 
-    @checked
     def forward(self, x, train_flg=True):
-        return self._run(validation.finite_floats("x", x), train_flg)
+        return self.forward_unchecked(validation.finite_floats("x", x), train_flg)
 
-    @checked
     def backward(self, dout):
         validation.forward_done(self, "mask")
-        return self._grad(validation.gradient_in(dout, self.mask.shape))
+        return self.backward_unchecked(validation.gradient_in(dout, self.mask.shape))
 
-    def _run(self, x, train_flg, act=None):
+    def forward_unchecked(self, x, train_flg):
         if not train_flg:
             return x * (1.0 - self.dropout_ratio)
         u = np.random.rand(*x.shape) if self.rng is None else self.rng.random(x.shape)
@@ -222,7 +229,7 @@ class Dropout(Layer):
                                     self.mask.reshape(-1), out.reshape(-1))
         return out
 
-    def _grad(self, dout, act=None, need_dx=True):
+    def backward_unchecked(self, dout, need_dx=True):
         dx = np.empty_like(dout, order="C")
         backend.ops.dropout_backward(_flat(dout), self.mask.reshape(-1), dx.reshape(-1))
         return dx
@@ -240,7 +247,8 @@ class BatchNormalization(Layer):
     check runs on one image.
     """
 
-    fuses_activation = True
+    fuses = (Activation,)
+    param_names = ("gamma", "beta")
 
     def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None):
         self.gamma = validation.vector_param("gamma", gamma)
@@ -267,17 +275,16 @@ class BatchNormalization(Layer):
         """The centred input of the last training forward (the book keeps it; here derived)."""
         return None if self.xn is None else self.xn * self.std
 
-    @checked
     def forward(self, x, train_flg=True):
-        return self._run(validation.batch("x", x, self.gamma.size, self.gamma.dtype), train_flg)
+        x = validation.batch("x", x, self.gamma.size, self.gamma.dtype)
+        return self.forward_unchecked(x, train_flg)
 
-    @checked
     def backward(self, dout):
         validation.forward_done(self, "xn", "training-mode ")
         shape = (self.xn.shape[0],) + self.input_shape[1:]
-        return self._grad(validation.gradient_in(dout, shape, self.xn.dtype))
+        return self.backward_unchecked(validation.gradient_in(dout, shape, self.xn.dtype))
 
-    def _run(self, x, train_flg, act=None):
+    def forward_unchecked(self, x, train_flg, act=None):
         """act(batch_norm(x)) in one kernel; ``act`` is the activation layer or None."""
         self.input_shape = x.shape
         x = x.reshape(x.shape[0], -1)
@@ -297,9 +304,9 @@ class BatchNormalization(Layer):
         else:
             backend.ops.bn_forward_eval(x, self.gamma, self.beta, self.running_mean,
                                         self.running_var, _code(act), out)
-        return out.reshape(self.input_shape)
+        return _held(act, out.reshape(self.input_shape))
 
-    def _grad(self, dout, act=None, need_dx=True):
+    def backward_unchecked(self, dout, act=None, need_dx=True):
         """Gradients through ``act`` (or None) and the normalisation; sets dgamma and dbeta."""
         dout = dout.reshape(dout.shape[0], -1)
         dx = np.empty_like(self.xn)
@@ -327,7 +334,9 @@ class Convolution(Layer):
     ``col_W`` is W.reshape(FN, -1).T as in the book.
     """
 
-    fuses_activation = True
+    fuses = (Activation,)
+    param_names = ("W", "b")
+    decayed = ("W",)
 
     def __init__(self, W, b, stride=1, pad=0):
         self.W = validation.filter_param("W", W)
@@ -348,21 +357,19 @@ class Convolution(Layer):
             self._col = im2col(self.x, self.W.shape[2], self.W.shape[3], self.stride, self.pad)
         return self._col
 
-    @checked
     def forward(self, x):
         x = validation.images("x", x, self.W.shape[2:], self.pad, self.W.shape[1],
                               self.W.dtype)
-        return self._run(x, True)
+        return self.forward_unchecked(x, True)
 
-    @checked
     def backward(self, dout):
         validation.forward_done(self, "_train_x", "training-mode ")
         n, _, h, w = self.x.shape
         shape = (n, self.W.shape[0], _out_size(h, self.W.shape[2], self.stride, self.pad),
                  _out_size(w, self.W.shape[3], self.stride, self.pad))
-        return self._grad(validation.gradient_in(dout, shape, self.W.dtype))
+        return self.backward_unchecked(validation.gradient_in(dout, shape, self.W.dtype))
 
-    def _run(self, x, train_flg=True, act=None):
+    def forward_unchecked(self, x, train_flg=True, act=None):
         """act(conv(x, W) + b) for checked x; ``act`` is the following activation layer or
         None. Backward is allowed after a training-mode forward only."""
         W = np.ascontiguousarray(self.W)
@@ -376,9 +383,9 @@ class Convolution(Layer):
         self._train_x = x if train_flg else None
         self._col = None
         self.col_W = self.W.reshape(fn, -1).T
-        return out
+        return _held(act, out)
 
-    def _grad(self, dout, act=None, need_dx=True):
+    def backward_unchecked(self, dout, act=None, need_dx=True):
         """Gradients through ``act`` (or None) and this layer: sets dW and db, returns dx (None
         when not ``need_dx``)."""
         W = np.ascontiguousarray(self.W)
@@ -397,8 +404,6 @@ class Pooling(Layer):
     (The book computes OH without pad and so fails at a reshape for most pad > 0; where it runs,
     the results agree.) ``arg_max`` is the book's: each window's first maximum, (N*OH*OW*C,)."""
 
-    fuses_activation = False
-
     def __init__(self, pool_h, pool_w, stride=1, pad=0):
         self.pool_h = validation.positive_int("pool_h", pool_h)
         self.pool_w = validation.positive_int("pool_w", pool_w)
@@ -407,20 +412,18 @@ class Pooling(Layer):
         self.x = None
         self.arg_max = None
 
-    @checked
     def forward(self, x):
         x = validation.images("x", x, (self.pool_h, self.pool_w), self.pad)
-        return self._run(x, True)
+        return self.forward_unchecked(x, True)
 
-    @checked
     def backward(self, dout):
         validation.forward_done(self, "arg_max", "training-mode ")
         n, c, h, w = self.x.shape
         shape = (n, c, _out_size(h, self.pool_h, self.stride, self.pad),
                  _out_size(w, self.pool_w, self.stride, self.pad))
-        return self._grad(validation.gradient_in(dout, shape, self.x.dtype))
+        return self.backward_unchecked(validation.gradient_in(dout, shape, self.x.dtype))
 
-    def _run(self, x, train_flg=True, act=None):
+    def forward_unchecked(self, x, train_flg=True):
         """The pooled maxima of checked x; sets x, and arg_max in training mode."""
         n, c, h, w = x.shape
         oh = _out_size(h, self.pool_h, self.stride, self.pad)
@@ -433,7 +436,7 @@ class Pooling(Layer):
         self.arg_max = arg_max if train_flg else None
         return out
 
-    def _grad(self, dout, act=None, need_dx=True):
+    def backward_unchecked(self, dout, need_dx=True):
         """dx: each dout routed to its window's maximum (None when not ``need_dx``)."""
         if not need_dx:
             return None

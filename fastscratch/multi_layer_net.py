@@ -1,8 +1,8 @@
 """The book's MultiLayerNet (common/multi_layer_net.py) on fused kernels."""
-from ._net import LayeredNet
+from ._net import DenseNet
 
 
-class MultiLayerNet(LayeredNet):
+class MultiLayerNet(DenseNet):
     """Fully connected net: (Affine, activation) x len(hidden_size_list), Affine, SoftmaxWithLoss.
 
     Parameters are ``params['W1'], params['b1'], ...``; ``dtype`` (float64 by default, or
@@ -15,8 +15,9 @@ class MultiLayerNet(LayeredNet):
     def __init__(self, input_size, hidden_size_list, output_size, activation="relu",
                  weight_init_std="relu", weight_decay_lambda=0, *, dtype="float64", seed=None,
                  rng=None):
-        self._build(input_size, hidden_size_list, output_size, activation, weight_init_std,
-                    weight_decay_lambda, dtype, seed, rng)
+        super().__init__(input_size, hidden_size_list, output_size, activation=activation,
+                         weight_init_std=weight_init_std,
+                         weight_decay_lambda=weight_decay_lambda, dtype=dtype, seed=seed, rng=rng)
 
     def predict(self, x):
         """Scores (N, output_size) for x (N, input_size)."""
@@ -26,17 +27,10 @@ class MultiLayerNet(LayeredNet):
         """Cross-entropy of the scores against t plus 0.5 * lambda * sum of squared weights."""
         return self._loss(*self._inputs(x, t), False)
 
-    def accuracy(self, x, t, batch_size=None):
-        """Fraction classified correctly; ``batch_size`` bounds the rows held at once."""
-        return self._accuracy(x, t, batch_size)
-
     def numerical_gradient(self, x, t):
         """grads by central differences of ``loss`` (slow; for checking ``gradient``)."""
-        x, t = self._inputs(x, t)
-        return self._numerical(lambda W: self._loss(x, t, False))
+        return self._numerical_gradient(x, t, False)
 
     def gradient(self, x, t):
         """grads dict ('W1', 'b1', ...) of ``loss`` by backpropagation."""
-        self._loss(*self._inputs(x, t), False)
-        self._backward()
-        return self._grads()
+        return self._gradient(x, t, False)

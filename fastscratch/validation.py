@@ -126,6 +126,17 @@ def generator(name, rng):
     return rng
 
 
+def float_dtype(name, dtype):
+    """dtype as a np.dtype, float32 or float64."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dtype is None or dt is None or dt not in FLOATS:
+        raise TypeError(f"{name} must be float32 or float64, got {dtype!r}")
+    return dt
+
+
 def floats(name, a):
     """a as a C-contiguous, native-order float32/float64 ndarray with at least one element."""
     if not isinstance(a, np.ndarray):

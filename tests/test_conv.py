@@ -50,16 +50,15 @@ def test_convolution_fused_with_relu_equals_the_books_two_layers(xs, ws, stride,
     ours, relu = Convolution(W, b, stride, pad), Relu()
     theirs, book_relu = book.Convolution(W, b, stride, pad), book.Relu()
     want = book_relu.forward(theirs.forward(x))
-    out = ours._run(x, True, relu)
-    relu.hold(out)  # as the network's walk does
+    out = ours.forward_unchecked(x, True, relu)  # as the network's walk calls it
     _close(out, want)
     np.testing.assert_array_equal(relu.mask, book_relu.mask)
     dout = rng.standard_normal(want.shape)
-    dx = ours._grad(dout, relu)
+    dx = ours.backward_unchecked(dout, relu)
     _close(dx, theirs.backward(book_relu.backward(dout.copy())))
     _close(ours.dW, theirs.dW)
     _close(ours.db, theirs.db)
-    assert ours._grad(dout, relu, need_dx=False) is None
+    assert ours.backward_unchecked(dout, relu, need_dx=False) is None
     _close(ours.dW, theirs.dW)
 
 
@@ -167,13 +166,13 @@ def test_backward_needs_a_forward_and_the_output_shape(rng):
 
 
 def test_inference_mode_keeps_nothing_for_backward(backend_name, rng):
-    """_run(x, False) (the networks' predict) gives the training-mode output but keeps no
+    """forward_unchecked(x, False) (the networks' predict) gives the training-mode output but keeps no
     patches or argmax; backward then asks for a training-mode forward."""
     conv, pool = Convolution(rng.standard_normal((4, 2, 3, 3)), rng.standard_normal(4)), \
         Pooling(2, 2, 2)
     x = rng.standard_normal((3, 2, 8, 8))
     want = pool.forward(conv.forward(x))
-    got = pool._run(conv._run(x, False), False)
+    got = pool.forward_unchecked(conv.forward_unchecked(x, False), False)
     np.testing.assert_array_equal(got, want)
     for layer in (conv, pool):
         with pytest.raises(ValueError, match="needs a training-mode forward pass first"):
@@ -186,11 +185,11 @@ def test_pooling_refuses_images_smaller_than_the_window():
 
 
 def test_the_network_walk_fuses_convolution_and_relu(backend_name, rng):
-    """A SimpleConvNet-like stack through _net's plan/forward/backward equals the same layers
-    called one by one through their public forward/backward."""
+    """A SimpleConvNet-like stack through fusion.plan's steps equals the same layers called
+    one by one through their public forward/backward."""
     from collections import OrderedDict
 
-    from fastscratch import _net
+    from fastscratch.fusion import plan
     from fastscratch.layers import Affine
 
     def stack():
@@ -201,11 +200,15 @@ def test_the_network_walk_fuses_convolution_and_relu(backend_name, rng):
 
     x, dout = rng.standard_normal((3, 1, 8, 8)), rng.standard_normal((3, 5))
     walked, called = stack(), stack()
-    steps = _net.plan(walked)
-    assert [(type(layer).__name__, type(act).__name__) for layer, act in steps] == \
-        [("Convolution", "Relu"), ("Pooling", "NoneType"), ("Affine", "NoneType")]
-    out = _net.forward(steps, x, True)
-    _net.backward(steps, dout)
+    steps = plan(walked)
+    assert [(type(s.layer).__name__, [type(f).__name__ for f in s.fused]) for s in steps] == \
+        [("Convolution", ["Relu"]), ("Pooling", []), ("Affine", [])]
+    out = x
+    for step in steps:
+        out = step.forward(out, True)
+    g = dout
+    for k in range(len(steps) - 1, -1, -1):
+        g = steps[k].backward(g, need_dx=k > 0)
     h = x
     for layer in called.values():
         h = layer.forward(h)

@@ -39,20 +39,15 @@ def test_activations(cls, backend_name, rng):
 
 
 def _fused(layer, act):
-    """The network's fused forward: the layer's unchecked run, its output handed to ``act``."""
-    def run(x):
-        out = layer._run(x, True, act)
-        if act is not None:
-            act.hold(out)
-        return out
-    return run
+    """The network's fused forward: the layer's unchecked pair with ``act`` (or alone)."""
+    return lambda x: layer.forward_unchecked(x, True, act)
 
 
 @pytest.mark.parametrize("act", [None, Relu, Sigmoid])
 def test_affine_fused_with_activation(act, backend_name, rng):
     layer, a = Affine(rng.standard_normal((5, 4)), rng.standard_normal(4)), act and act()
     x = rng.standard_normal((6, 5))
-    _check_layer(_fused(layer, a), lambda d: layer._grad(d, a), x,
+    _check_layer(_fused(layer, a), lambda d: layer.backward_unchecked(d, a), x,
                  {"W": (layer.W, lambda: layer.dW), "b": (layer.b, lambda: layer.db)}, rng)
 
 
@@ -64,7 +59,7 @@ def test_convolution(act, stride, pad, backend_name, rng):
                            pad), act and act()
     x = rng.standard_normal((2, 3, 6, 5))
     forward, backward = (layer.forward, layer.backward) if a is None else \
-        (_fused(layer, a), lambda d: layer._grad(d, a))
+        (_fused(layer, a), lambda d: layer.backward_unchecked(d, a))
     _check_layer(forward, backward, x,
                  {"W": (layer.W, lambda: layer.dW), "b": (layer.b, lambda: layer.db)}, rng)
 
@@ -83,7 +78,7 @@ def test_batchnorm(act, backend_name, rng):
     layer = BatchNormalization(rng.standard_normal(6) + 1, rng.standard_normal(6))
     a = act and act()
     x = rng.standard_normal((8, 6)) * 2 + 1
-    _check_layer(_fused(layer, a), lambda d: layer._grad(d, a), x,
+    _check_layer(_fused(layer, a), lambda d: layer.backward_unchecked(d, a), x,
                  {"gamma": (layer.gamma, lambda: layer.dgamma),
                   "beta": (layer.beta, lambda: layer.dbeta)}, rng, rtol=1e-5)
 
@@ -134,14 +129,14 @@ def test_multi_layer_net_extend_batchnorm_dropout_weight_decay(backend_name, rng
     np.random.seed(4)  # book style: masks come from NumPy's global RNG
     net = MultiLayerNetExtend(6, [5, 4], 3, weight_decay_lambda=0.05, use_batchnorm=True,
                               use_dropout=True, dropout_ration=0.3)
-    draw = Dropout.forward
+    draw = Dropout.forward_unchecked  # what the net's walk calls
     seeds = {}  # each Dropout layer its own seed, in the order they first run (not by address)
 
-    def fixed_mask(self, x, train_flg=True):  # the same mask in every loss evaluation
+    def fixed_mask(self, x, train_flg):  # the same mask in every loss evaluation
         np.random.seed(seeds.setdefault(id(self), 7 + len(seeds)))
         return draw(self, x, train_flg)
 
-    monkeypatch.setattr(Dropout, "forward", fixed_mask)
+    monkeypatch.setattr(Dropout, "forward_unchecked", fixed_mask)
     x, t = rng.standard_normal((5, 6)), np.eye(3)[rng.integers(0, 3, 5)]
     _check_net(net, x, t)
     assert {"gamma1", "beta1", "gamma2", "beta2"} <= net.params.keys()
