@@ -109,7 +109,7 @@ class LayeredNet:
         lam = self.weight_decay_lambda
         if lam != 0:
             for key, layer, name in refs:
-                if name in layer.decayed:
+                if name in _decayed(layer):
                     loss += 0.5 * lam * backend.ops.sum_squares(self.params[key].reshape(-1))
         return loss
 
@@ -126,8 +126,7 @@ class LayeredNet:
         of the layers."""
         key_of = {id(value): key for key, value in self.params.items()}
         return [(key_of[id(getattr(layer, name))], layer, name) for _, layer in named(self.layers)
-                for name in getattr(layer, "param_names", ())
-                if id(getattr(layer, name)) in key_of]
+                for name in _param_names(layer, key_of) if id(getattr(layer, name)) in key_of]
 
     def _grads(self):
         """The grads dict from the layers' d<name> (plus lambda * W for decayed parameters)."""
@@ -135,7 +134,7 @@ class LayeredNet:
         lam = self.weight_decay_lambda
         for key, layer, name in self._walk()[2]:
             grad = getattr(layer, "d" + name)
-            if lam != 0 and name in layer.decayed:
+            if lam != 0 and name in _decayed(layer):
                 out = np.empty_like(grad)
                 backend.ops.weight_decay_grad(grad.reshape(-1), grad.dtype.type(lam),
                                               getattr(layer, name).reshape(-1), out.reshape(-1))
@@ -172,3 +171,20 @@ class LayeredNet:
             y = self._forward(x[i:i + step].astype(self.dtype, copy=False), False)
             correct += int(np.sum(np.argmax(y, axis=1) == t[i:i + step]))
         return correct / float(n)
+
+
+def _param_names(layer, key_of):
+    """The attributes of ``layer`` that hold parameters: its ``param_names``, or for a layer
+    that does not declare them (the book's own ``Affine``, a user's class) every attribute
+    that is one of the net's params (``key_of``: id -> params key); each has its gradient in
+    ``d`` + name after backward."""
+    names = getattr(layer, "param_names", None)
+    if names is None:
+        names = [name for name, value in vars(layer).items() if id(value) in key_of]
+    return names
+
+
+def _decayed(layer):
+    """The parameters of ``layer`` that weight decay applies to: its ``decayed``, or ``W`` for
+    a layer that does not say (the book decays every Affine's W)."""
+    return getattr(layer, "decayed", ("W",))

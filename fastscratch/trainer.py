@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import validation
-from ._net import LayeredNet
+from .network import LayeredNet
 from .history import EpochRecords, history_dict, save_history
 from .optimizer import OPTIMIZERS
 from .progress import EpochBar

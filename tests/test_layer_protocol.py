@@ -194,3 +194,19 @@ def test_grads_come_from_the_layers_holding_params(rng):
     x, t = _data(rng)
     assert list(net.gradient(x, t)) == ["W1", "b1", "gamma1", "beta1", "W2", "b2", "gamma2",
                                         "beta2", "W3", "b3"]
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_a_layer_of_the_books_own_code_in_a_net_keeps_its_params(weight_decay):
+    """The book's Affine (no param_names, no decayed) in place of fastscratch's: the same loss
+    (weight decay over its W included) and the same grads, W1 and b1 among them."""
+    net = MultiLayerNet(6, [5], 3, weight_decay_lambda=weight_decay, seed=1)
+    x = np.random.default_rng(0).standard_normal((4, 6))
+    t = np.array([0, 1, 2, 1])
+    loss, grads = net.loss(x, t), net.gradient(x, t)
+    net.layers["Affine1"] = book.Affine(net.params["W1"], net.params["b1"])
+    assert net.loss(x, t) == pytest.approx(loss, rel=1e-12)
+    foreign = net.gradient(x, t)
+    assert foreign.keys() == grads.keys()
+    for key in grads:
+        np.testing.assert_allclose(foreign[key], grads[key], rtol=1e-12, atol=1e-15)
