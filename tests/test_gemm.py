@@ -31,6 +31,33 @@ def test_gemm_equals_numpy_on_strided_tiles(ta, tb, dtype, rng):
     assert (untouched == 7.0).all()  # nothing written outside the tile
 
 
+@numba.njit
+def _added(a, ta, b, tb, c):
+    blas.gemm_add(a, ta, b, tb, c)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_gemm_add_adds_the_product_to_a_strided_tile(ta, tb, dtype, rng):
+    """c += op(a) @ op(b) on the strided tiles of the test above; an empty inner dimension
+    leaves c as it was."""
+    big_a = rng.standard_normal((90, 90)).astype(dtype)
+    big_b = rng.standard_normal((90, 90)).astype(dtype)
+    a = big_a[5:55, 3:73] if ta else big_a[5:75, 3:53]
+    b = big_b[2:32, 1:51] if tb else big_b[2:52, 1:31]
+    big_c = rng.standard_normal((80, 40)).astype(dtype)
+    before = big_c.copy()
+    _added(a, ta, b, tb, big_c[4:74, 2:32])
+    want = before[4:74, 2:32].astype(np.float64) + ((a.T if ta else a).astype(np.float64)
+                                                    @ (b.T if tb else b).astype(np.float64))
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(big_c[4:74, 2:32], want, rtol=tol, atol=tol)
+    before[4:74, 2:32] = big_c[4:74, 2:32]
+    np.testing.assert_array_equal(big_c, before)  # nothing written outside the tile
+    _added(np.ones((70, 0), dtype), False, np.ones((0, 30), dtype), False, big_c[4:74, 2:32])
+    np.testing.assert_array_equal(big_c, before)
+
+
 def test_gemm_with_an_empty_inner_dimension_writes_zeros():
     c = np.full((3, 4), 7.0)
     _product(np.ones((3, 0)), False, np.ones((0, 4)), False, c)
