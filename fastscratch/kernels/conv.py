@@ -103,29 +103,21 @@ def by_shifts(stride, c_, fw_, ow_, backward):
 
 
 @inline
-def flat_pad_into(img, pad, xf):
-    """xf[c, (pad + y) Wp + pad + x] = img[c, y, x], Wp = W + 2 pad: img (C, H, W) into the
-    interior of the zero-bordered image stored as flat rows, xf (C, (H + 2 pad) Wp + FW - 1)
-    (the FW - 1 extra zeros end the last tap's view); the caller keeps the rest zero."""
+def flat_pad(img, pad, xf, into):
+    """into: xf[c, (pad + y) Wp + pad + x] = img[c, y, x], Wp = W + 2 pad, img (C, H, W) into
+    the interior of the zero-bordered image stored as flat rows, xf (C, (H + 2 pad) Wp + FW - 1)
+    (the FW - 1 extra zeros end the last tap's view; the caller keeps the border zero). Else
+    the reverse: img from xf's interior."""
     c_, h, w = img.shape
     wp = w + 2 * pad
     for c in range(c_):
         for y in range(h):
             row = (y + pad) * wp + pad
             for x in range(w):
-                xf[c, row + x] = img[c, y, x]
-
-
-@inline
-def flat_crop_from(xf, pad, img):
-    """img[c, y, x] = xf[c, (pad + y) Wp + pad + x]: the adjoint of flat_pad_into."""
-    c_, h, w = img.shape
-    wp = w + 2 * pad
-    for c in range(c_):
-        for y in range(h):
-            row = (y + pad) * wp + pad
-            for x in range(w):
-                img[c, y, x] = xf[c, row + x]
+                if into:
+                    xf[c, row + x] = img[c, y, x]
+                else:
+                    img[c, y, x] = xf[c, row + x]
 
 
 @inline
@@ -191,7 +183,7 @@ def conv_forward(x, W, b, stride, pad, act, out):
         zw = np.empty((fn_ if shifts else 0, oh_ * wp), out.dtype)
         for n in block_rows(blk, nb, n_):
             if shifts:
-                flat_pad_into(x[n], pad, xf)
+                flat_pad(x[n], pad, xf, True)
                 for t in range(fh_ * fw_):
                     view = tap_view(xf, t // fw_, t % fw_, wp, oh_)
                     if t == 0:
@@ -268,7 +260,7 @@ def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx):
             for f in range(fn_):
                 part_b[blk, f] += lane_sum(g_n[f], lanes)
             if shifts:
-                flat_pad_into(x[n], pad, xf)
+                flat_pad(x[n], pad, xf, True)
                 dw_taps = part_w[blk].reshape(fh_ * fw_, fn_, c_)
                 if dx is not None:
                     dxf[:] = 0
@@ -279,7 +271,7 @@ def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx):
                         gemm_add(taps[t], True, g_n, False, tap_view(dxf, t // fw_, t % fw_, wp,
                                                                      oh_))
                 if dx is not None:
-                    flat_crop_from(dxf, pad, dx[n])
+                    flat_pad(dx[n], pad, dxf, False)
             else:
                 pad_into(x[n], pad, xp)
                 patches(xp, fh_, fw_, stride, oh_, ow_, col, True)
