@@ -8,32 +8,40 @@ from fastscratch.kernels import gemm as blas
 
 
 @numba.njit
-def _product(a, ta, b, tb, c):
-    blas.gemm(a, ta, b, tb, c)
+def _product(a, ta, b, tb, c, add):
+    if add:
+        blas.gemm_add(a, ta, b, tb, c)
+    else:
+        blas.gemm(a, ta, b, tb, c)
 
 
+@pytest.mark.parametrize("add", [False, True], ids=["gemm", "gemm_add"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
-def test_gemm_equals_numpy_on_strided_tiles(ta, tb, dtype, rng):
-    """op(a) (70, 50) @ op(b) (50, 30) into a tile of a larger c, the operands being tiles of
-    larger arrays too (leading dimensions larger than the rows)."""
+def test_gemm_equals_numpy_on_strided_tiles(ta, tb, dtype, add, rng):
+    """op(a) (70, 50) @ op(b) (50, 30) into (gemm) or added to (gemm_add) a tile of a larger c,
+    the operands being tiles of larger arrays too (leading dimensions larger than the rows)."""
     big_a = rng.standard_normal((90, 90)).astype(dtype)
     big_b = rng.standard_normal((90, 90)).astype(dtype)
     a = big_a[5:55, 3:73] if ta else big_a[5:75, 3:53]
     b = big_b[2:32, 1:51] if tb else big_b[2:52, 1:31]
-    big_c = np.full((80, 40), 7.0, dtype)
-    _product(a, ta, b, tb, big_c[4:74, 2:32])
+    big_c = rng.standard_normal((80, 40)).astype(dtype)
+    before = big_c.copy()
+    _product(a, ta, b, tb, big_c[4:74, 2:32], add)
     want = (a.T if ta else a).astype(np.float64) @ (b.T if tb else b).astype(np.float64)
-    np.testing.assert_allclose(big_c[4:74, 2:32], want, rtol=1e-4 if dtype == np.float32 else 1e-12,
-                               atol=1e-4 if dtype == np.float32 else 1e-12)
-    untouched = big_c.copy()
-    untouched[4:74, 2:32] = 7.0
-    assert (untouched == 7.0).all()  # nothing written outside the tile
+    if add:
+        want += before[4:74, 2:32]
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(big_c[4:74, 2:32], want, rtol=tol, atol=tol)
+    before[4:74, 2:32] = big_c[4:74, 2:32]
+    np.testing.assert_array_equal(big_c, before)  # nothing written outside the tile
 
 
-def test_gemm_with_an_empty_inner_dimension_writes_zeros():
+def test_an_empty_inner_dimension_writes_zeros_or_adds_nothing():
     c = np.full((3, 4), 7.0)
-    _product(np.ones((3, 0)), False, np.ones((0, 4)), False, c)
+    _product(np.ones((3, 0)), False, np.ones((0, 4)), False, c, True)
+    assert (c == 7).all()
+    _product(np.ones((3, 0)), False, np.ones((0, 4)), False, c, False)
     assert (c == 0).all()
 
 

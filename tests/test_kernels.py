@@ -336,11 +336,16 @@ def test_the_float64_check_catches_a_promoting_constant_or_count():
 # uses (N, C, H, W, pool_h, pool_w, stride, pad) from the same tuples (FN left out), so it meets
 # overlapping windows (stride < pool) and windows reaching into the padding; the last two are
 # the nets' 2x2 pooling (its unrolled path) on odd sides, at stride 2 and overlapping at stride 1.
+# From (17, 16, ...) on, 16 or more channels: the per-tap products on shifted views of
+# kernels/conv.py (by_shifts) at pad 1, 0 and 2 (non-square, a 3x2 filter), backward too where
+# OW >= 5 (FW - 1), forward only at 8x8 outputs, and at stride 2 the patch matrix again.
 CONV_GEOMETRIES = [(4, 1, 28, 28, 3, 5, 5, 1, 0), (1, 3, 7, 9, 4, 3, 3, 2, 1),
                    (3, 2, 11, 6, 5, 3, 2, 1, 2), (2, 4, 8, 8, 6, 1, 1, 1, 0),
                    (5, 3, 10, 10, 2, 4, 3, 3, 1), (1, 1, 3, 3, 2, 5, 5, 1, 1),
-                   (17, 16, 12, 12, 16, 3, 3, 1, 1), (3, 4, 9, 8, 5, 2, 2, 2, 0),
-                   (2, 3, 7, 5, 4, 2, 2, 1, 0)]
+                   (3, 4, 9, 8, 5, 2, 2, 2, 0), (2, 3, 7, 5, 4, 2, 2, 1, 0),
+                   (17, 16, 12, 12, 16, 3, 3, 1, 1), (3, 16, 12, 12, 8, 3, 3, 1, 0),
+                   (2, 20, 11, 13, 4, 3, 2, 1, 2), (3, 16, 8, 8, 32, 3, 3, 1, 1),
+                   (2, 16, 13, 11, 5, 3, 3, 2, 1)]
 CONV_OPS = ["conv_forward", "conv_backward", "pool_forward", "pool_backward"]
 
 
@@ -382,18 +387,22 @@ def test_conv_kernels_match_reference(name, geometry, dtype, twin, rng):
         _compare(name, args, twin, dtype)
 
 
+@pytest.mark.parametrize("geometry", [CONV_GEOMETRIES[1], (2, 16, 12, 12, 4, 3, 3, 1, 1)],
+                         ids=["patches", "shifted-views"])
 @pytest.mark.parametrize("name", CONV_OPS)
-def test_float32_conv_kernels_compute_in_float32(name):
+def test_float32_conv_kernels_compute_in_float32(name, geometry):
     """The precision rule, as test_float32_kernels_compute_in_float32."""
-    args = _conv_case(name, np.float32, CONV_GEOMETRIES[1], np.random.default_rng(0), SIGMOID)
+    args = _conv_case(name, np.float32, geometry, np.random.default_rng(0), SIGMOID)
     _assert_float32_arithmetic(name, args)
 
 
-def test_conv_results_do_not_depend_on_thread_count():
+@pytest.mark.parametrize("geometry", [(37, 3, 12, 12, 8, 3, 3, 1, 1),
+                                      (37, 16, 12, 12, 8, 3, 3, 1, 1)],
+                         ids=["patches", "shifted-views"])
+def test_conv_results_do_not_depend_on_thread_count(geometry):
     """The parallel twins on 1 and on every thread give bit-identical results."""
     import numba
     rng = np.random.default_rng(2)
-    geometry = (37, 3, 12, 12, 8, 3, 3, 1, 1)
     cases = {name: _conv_case(name, np.float64, geometry, rng, RELU) for name in CONV_OPS}
     results = []
     for n in (1, numba.config.NUMBA_NUM_THREADS):

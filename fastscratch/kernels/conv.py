@@ -1,7 +1,18 @@
-"""Convolution: per image, im2col (from a zero-bordered copy of the image, so that every patch
-row is a plain copy) into a (C*FH*FW, OH*OW) scratch patch matrix, one BLAS product with the
-filters, and bias + activation fused around it while the image is in cache. The patches are not
-kept: backward makes them again from x (cheaper than writing and reading them through memory).
+"""Convolution, per image, in one of two ways chosen by the shapes (``by_shifts``):
+
+- stride 1 and several channels: FH*FW BLAS products with inner size C, one per filter tap
+  (i, j), each on a shifted view of the zero-bordered image kept as flat rows of width
+  Wp = W + 2 pad: output position (oh, ow) of tap (i, j) reads flat index (oh + i) Wp + ow + j,
+  so the view is xp[:, i Wp + j:][:, :OH Wp] and the product covers OH x Wp positions, of which
+  the last Wp - OW of each row are dropped. No patch matrix is made. Backward runs the same
+  taps: dW[:, :, i, j] += dout_wide @ view^T and dx's view += W[:, :, i, j]^T @ dout_wide,
+  dout_wide being dout on the same OH x Wp grid with zeros in the dropped columns.
+- otherwise: im2col (from a zero-bordered copy of the image, so that every patch row is a plain
+  copy) into a (C*FH*FW, OH*OW) scratch patch matrix and one product with the filters; dx is
+  W^T @ dout scattered back by col2im. The patches are not kept: backward makes them again from
+  x (cheaper than writing and reading them through memory).
+
+Bias + activation are fused around the products while the image is in cache.
 
 The kernels run in parallel over fixed blocks of images; each product is a single-threaded BLAS
 call (``gemm``) on the thread that owns the image. The weight and bias gradients are summed per
@@ -13,7 +24,7 @@ from numba import prange
 from .._jit import PRODUCT_PARALLEL_MIN, inline, kernel
 from ..constants import NONE
 from ._common import activate, activate_grad, add_blocks, block_rows, image_blocks
-from .gemm import gemm
+from .gemm import gemm, gemm_add
 
 __all__ = ["conv_forward", "conv_backward"]
 
@@ -73,6 +84,60 @@ def patches(xp, fh_, fw_, stride, oh_, ow_, col, to_col):
                             xp[c, iy, ow * stride + fw] += col[k, row + ow]
 
 
+# Where the products run per filter tap on shifted views (by_shifts), as measured per layer at
+# DeepConvNet's shapes (batch 100, float64 and float32, CPU time, one thread): with fewer than
+# SHIFT_MIN_CHANNELS input channels (the inner size of each tap's product) FH*FW thin products
+# cost more than the patch matrix; backward, the FW - 1 dropped columns per output row must be
+# at most 1 / SHIFT_MIN_OW_PER_TAP of its OW columns (at 8 x 8 outputs, 25% more work, the patch
+# matrix is 5-10% faster backward, while forward the views still save 10-15%).
+SHIFT_MIN_CHANNELS = 16
+SHIFT_MIN_OW_PER_TAP = 5
+
+
+@inline
+def by_shifts(stride, c_, fw_, ow_, backward):
+    """Whether a layer runs as per-tap products on shifted views (else on im2col patches)."""
+    if stride != 1 or c_ < SHIFT_MIN_CHANNELS:
+        return False
+    return not backward or ow_ >= SHIFT_MIN_OW_PER_TAP * (fw_ - 1)
+
+
+@inline
+def flat_pad(img, pad, xf, into):
+    """into: xf[c, (pad + y) Wp + pad + x] = img[c, y, x], Wp = W + 2 pad, img (C, H, W) into
+    the interior of the zero-bordered image stored as flat rows, xf (C, (H + 2 pad) Wp + FW - 1)
+    (the FW - 1 extra zeros end the last tap's view; the caller keeps the border zero). Else
+    the reverse: img from xf's interior."""
+    c_, h, w = img.shape
+    wp = w + 2 * pad
+    for c in range(c_):
+        for y in range(h):
+            row = (y + pad) * wp + pad
+            for x in range(w):
+                if into:
+                    xf[c, row + x] = img[c, y, x]
+                else:
+                    img[c, y, x] = xf[c, row + x]
+
+
+@inline
+def tap_filters(W, taps):
+    """taps[i FW + j, f, c] = W[f, c, i, j]: W (FN, C, FH, FW) as one (FN, C) matrix per tap."""
+    fn_, c_, fh_, fw_ = W.shape
+    for f in range(fn_):
+        for c in range(c_):
+            for i in range(fh_):
+                for j in range(fw_):
+                    taps[i * fw_ + j, f, c] = W[f, c, i, j]
+
+
+@inline
+def tap_view(xf, i, j, wp, oh_):
+    """Tap (i, j)'s view of the flat image rows xf: (C, OH Wp), rows strided by xf's."""
+    off = i * wp + j
+    return xf[:, off:off + oh_ * wp]
+
+
 # Partial sums kept by lane_sum: independent additions that the compiler can vectorize (a single
 # running sum is one dependent addition after another).
 LANES = 16
@@ -98,71 +163,132 @@ def lane_sum(v, lanes):
 @kernel(work=_forward_work, parallel_min=PRODUCT_PARALLEL_MIN)
 def conv_forward(x, W, b, stride, pad, act, out):
     """out = act(conv(x, W) + b); x (N, C, H, W), W (FN, C, FH, FW), b (FN,),
-    out (N, FN, OH, OW). Each image's patches live in a scratch matrix only while it is used."""
+    out (N, FN, OH, OW). Each image's products go through a scratch while it is used."""
     n_, fn_, oh_, ow_ = out.shape
     c_, h, w = x.shape[1], x.shape[2], x.shape[3]
     fh_, fw_ = W.shape[2], W.shape[3]
     k_, p_ = c_ * fh_ * fw_, oh_ * ow_
+    hp, wp = h + 2 * pad, w + 2 * pad
+    shifts = by_shifts(stride, c_, fw_, ow_, False)
     w_mat = W.reshape(fn_, k_)
+    taps = np.empty((fh_ * fw_ if shifts else 0, fn_, c_), out.dtype)
+    if shifts:
+        tap_filters(W, taps)
     zero, one = out.dtype.type(0.0), out.dtype.type(1.0)
     nb = image_blocks(n_)
     for blk in prange(nb):
-        col = np.empty((k_, p_), out.dtype)
-        xp = np.zeros((c_, h + 2 * pad, w + 2 * pad), out.dtype)
+        col = np.empty((0 if shifts else k_, p_), out.dtype)
+        xp = np.zeros((0 if shifts else c_, hp, wp), out.dtype)
+        xf = np.zeros((c_ if shifts else 0, hp * wp + fw_ - 1), out.dtype)
+        zw = np.empty((fn_ if shifts else 0, oh_ * wp), out.dtype)
         for n in block_rows(blk, nb, n_):
-            pad_into(x[n], pad, xp)
-            patches(xp, fh_, fw_, stride, oh_, ow_, col, True)
-            z = out[n].reshape(fn_, p_)
-            gemm(w_mat, False, col, False, z)
-            for f in range(fn_):
-                bias = b[f]
-                for p in range(p_):
-                    z[f, p] = activate(z[f, p] + bias, act, zero, one)
+            if shifts:
+                flat_pad(x[n], pad, xf, True)
+                for t in range(fh_ * fw_):
+                    view = tap_view(xf, t // fw_, t % fw_, wp, oh_)
+                    if t == 0:
+                        gemm(taps[t], False, view, False, zw)
+                    else:
+                        gemm_add(taps[t], False, view, False, zw)
+                for f in range(fn_):
+                    bias = b[f]
+                    for oh in range(oh_):
+                        for ow in range(ow_):
+                            out[n, f, oh, ow] = activate(zw[f, oh * wp + ow] + bias, act, zero,
+                                                         one)
+            else:
+                pad_into(x[n], pad, xp)
+                patches(xp, fh_, fw_, stride, oh_, ow_, col, True)
+                z = out[n].reshape(fn_, p_)
+                gemm(w_mat, False, col, False, z)
+                for f in range(fn_):
+                    bias = b[f]
+                    for p in range(p_):
+                        z[f, p] = activate(z[f, p] + bias, act, zero, one)
 
 
 @kernel(work=_backward_work, parallel_min=PRODUCT_PARALLEL_MIN)
 def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx):
     """Through act (y its output; with NONE y is not read) and the convolution of x: dW, db
     and, unless dx is None, dx; dout, y (N, FN, OH, OW), x, dx (N, C, H, W), W, dW
-    (FN, C, FH, FW), db (FN,). Each image's patches are made again from x, in a scratch."""
+    (FN, C, FH, FW), db (FN,). Each image's views or patches are made again from x, in a
+    scratch; BLAS adds each image's dW into its block's partial sum."""
     n_, fn_, oh_, ow_ = dout.shape
     c_, h, w = x.shape[1], x.shape[2], x.shape[3]
     fh_, fw_ = W.shape[2], W.shape[3]
     k_, p_ = c_ * fh_ * fw_, oh_ * ow_
+    hp, wp = h + 2 * pad, w + 2 * pad
+    shifts = by_shifts(stride, c_, fw_, ow_, True)
     w_mat = W.reshape(fn_, k_)
+    taps = np.empty((fh_ * fw_ if shifts and dx is not None else 0, fn_, c_), dW.dtype)
+    if shifts and dx is not None:
+        tap_filters(W, taps)
     zero, one = dW.dtype.type(0.0), dW.dtype.type(1.0)
     nb = image_blocks(n_)
     part_w = np.zeros((nb, fn_ * k_), dW.dtype)
     part_b = np.zeros((nb, fn_), dW.dtype)
+    scatter = dx is not None and not shifts
     for blk in prange(nb):
-        dz = np.empty((0 if act == NONE else fn_, p_), dW.dtype)
-        col = np.empty((k_, p_), dW.dtype)
-        xp = np.zeros((c_, h + 2 * pad, w + 2 * pad), dW.dtype)
-        dw_n = np.empty((fn_, k_), dW.dtype)
-        dcol = np.empty((0 if dx is None else k_, p_), dW.dtype)
-        dxp = np.empty((0 if dx is None else c_, h + 2 * pad, w + 2 * pad), dW.dtype)
-        dw_blk = part_w[blk].reshape(fn_, k_)
+        # shifts: dout (through act) on the OH x Wp grid, zero in the dropped columns
+        gw = np.zeros((fn_ if shifts else 0, oh_ * wp), dW.dtype)
+        xf = np.zeros((c_ if shifts else 0, hp * wp + fw_ - 1), dW.dtype)
+        dxf = np.empty((c_ if shifts and dx is not None else 0, hp * wp + fw_ - 1), dW.dtype)
+        dz = np.empty((0 if act == NONE or shifts else fn_, p_), dW.dtype)
+        col = np.empty((0 if shifts else k_, p_), dW.dtype)
+        xp = np.zeros((0 if shifts else c_, hp, wp), dW.dtype)
+        dcol = np.empty((k_ if scatter else 0, p_), dW.dtype)
+        dxp = np.empty((c_ if scatter else 0, hp, wp), dW.dtype)
         lanes = np.empty(LANES, dW.dtype)
         for n in block_rows(blk, nb, n_):
-            g_n = dout[n].reshape(fn_, p_)
-            if act != NONE:
-                y_n = y[n].reshape(fn_, p_)
+            if shifts:
                 for f in range(fn_):
-                    for p in range(p_):
-                        dz[f, p] = activate_grad(g_n[f, p], y_n[f, p], act, zero, one)
-                g_n = dz
+                    for oh in range(oh_):
+                        for ow in range(ow_):
+                            g = dout[n, f, oh, ow]
+                            if act != NONE:
+                                g = activate_grad(g, y[n, f, oh, ow], act, zero, one)
+                            gw[f, oh * wp + ow] = g
+                g_n = gw
+            else:
+                g_n = dout[n].reshape(fn_, p_)
+                if act != NONE:
+                    y_n = y[n].reshape(fn_, p_)
+                    for f in range(fn_):
+                        for p in range(p_):
+                            dz[f, p] = activate_grad(g_n[f, p], y_n[f, p], act, zero, one)
+                    g_n = dz
             for f in range(fn_):
                 part_b[blk, f] += lane_sum(g_n[f], lanes)
-            pad_into(x[n], pad, xp)
-            patches(xp, fh_, fw_, stride, oh_, ow_, col, True)
-            gemm(g_n, False, col, True, dw_n)
-            for f in range(fn_):
-                for k in range(k_):
-                    dw_blk[f, k] += dw_n[f, k]
-            if dx is not None:
-                gemm(w_mat, True, g_n, False, dcol)
-                dxp[:] = 0
-                patches(dxp, fh_, fw_, stride, oh_, ow_, dcol, False)
-                crop_from(dxp, pad, dx[n])
-    add_blocks(part_w, dW.reshape(fn_ * k_), one)
+            if shifts:
+                flat_pad(x[n], pad, xf, True)
+                dw_taps = part_w[blk].reshape(fh_ * fw_, fn_, c_)
+                if dx is not None:
+                    dxf[:] = 0
+                for t in range(fh_ * fw_):
+                    view = tap_view(xf, t // fw_, t % fw_, wp, oh_)
+                    gemm_add(g_n, False, view, True, dw_taps[t])
+                    if dx is not None:
+                        gemm_add(taps[t], True, g_n, False, tap_view(dxf, t // fw_, t % fw_, wp,
+                                                                     oh_))
+                if dx is not None:
+                    flat_pad(dx[n], pad, dxf, False)
+            else:
+                pad_into(x[n], pad, xp)
+                patches(xp, fh_, fw_, stride, oh_, ow_, col, True)
+                gemm_add(g_n, False, col, True, part_w[blk].reshape(fn_, k_))
+                if dx is not None:
+                    gemm(w_mat, True, g_n, False, dcol)
+                    dxp[:] = 0
+                    patches(dxp, fh_, fw_, stride, oh_, ow_, dcol, False)
+                    crop_from(dxp, pad, dx[n])
     add_blocks(part_b, db, one)
+    if not shifts:
+        add_blocks(part_w, dW.reshape(fn_ * k_), one)
+        return
+    dw_taps = np.empty(fn_ * k_, dW.dtype)
+    add_blocks(part_w, dw_taps, one)
+    tap_w = dw_taps.reshape(fh_ * fw_, fn_, c_)
+    for f in range(fn_):
+        for c in range(c_):
+            for t in range(fh_ * fw_):
+                dW[f, c, t // fw_, t % fw_] = tap_w[t, f, c]

@@ -108,6 +108,18 @@ def _slot(block, i):
 def gemm(a, ta, b, tb, c):
     """c = op(a) @ op(b) with op transposing when ta / tb: 2-D row-major views whose rows are
     contiguous (strided row starts are fine, so tiles of larger arrays can be passed)."""
+    _product(a, ta, b, tb, c, False)
+
+
+@inline
+def gemm_add(a, ta, b, tb, c):
+    """c += op(a) @ op(b), as gemm (BLAS's beta = 1: the sum is added to c in its kernel)."""
+    _product(a, ta, b, tb, c, True)
+
+
+@inline
+def _product(a, ta, b, tb, c, add):
+    """c = op(a) @ op(b), plus c's old value when ``add``."""
     m, n = c.shape
     k = a.shape[0] if ta else a.shape[1]
     size = c.itemsize
@@ -124,18 +136,19 @@ def gemm(a, ta, b, tb, c):
     ints[_LDC] = max(1, c.strides[0] // size)
     scalars = np.empty(2, c.dtype)
     scalars[_ALPHA] = 1
-    scalars[_BETA] = 0
+    scalars[_BETA] = 1 if add else 0
     if m == 0 or n == 0:
         return
     if k == 0:
-        c[:] = 0
+        if not add:
+            c[:] = 0
         return
     _call(ints, scalars, a, b, c)
 
 
 @numba.njit(**POLICY)
 def _call(ints, scalars, a, b, c):
-    """?gemm on the argument slots of ``gemm``. A function of its own, not inlined: the caller
+    """?gemm on the argument slots of ``_product``. A function of its own, not inlined: the caller
     holds ``ints`` and ``scalars`` until it returns. Inlined, Numba frees them after their last
     use, which is taking their addresses, so BLAS would read freed memory."""
     args = (_slot(ints, _TRANSA), _slot(ints, _TRANSB), _slot(ints, _M), _slot(ints, _N),
