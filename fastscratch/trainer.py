@@ -84,6 +84,8 @@ class Trainer:
         does not depend on it); any other network is called as the book's Trainer calls it,
         ``network.accuracy(x, t)``.
       on_epoch: called with each new ``history`` record after it is appended.
+      lr_schedule: a callable (e.g. ``schedules.LRSchedule``) giving the learning rate of step
+        i (0-based); before each update ``optimizer.lr`` is set to ``lr_schedule(i)``.
       checkpoint_path: where train() keeps a checkpoint (fastscratch.checkpoint: network,
         optimizer, RNG states and this trainer's counters, lists and epoch order). It is written
         when training starts, every ``checkpoint_every`` steps or epochs (parse_every), at the
@@ -101,8 +103,8 @@ class Trainer:
     def __init__(self, network, x_train, t_train, x_test, t_test, epochs=20, mini_batch_size=100,
                  optimizer="SGD", optimizer_param={"lr": 0.01},  # noqa: B006 (never changed)
                  evaluate_sample_num_per_epoch=None, verbose=True, *, shuffle=False,
-                 progress=False, eval_batch_size=1000, on_epoch=None, checkpoint_path=None,
-                 checkpoint_every=None, resume=False, nan_guard=False):
+                 progress=False, eval_batch_size=1000, on_epoch=None, lr_schedule=None,
+                 checkpoint_path=None, checkpoint_every=None, resume=False, nan_guard=False):
         self.network = _book_network(network)
         self.verbose = verbose
         self.x_train, self.t_train = _pair("x_train", x_train, "t_train", t_train)
@@ -134,6 +136,12 @@ class Trainer:
         if on_epoch is not None and not callable(on_epoch):
             raise TypeError(f"on_epoch must be callable or None, got {type(on_epoch).__name__}")
         self.on_epoch = on_epoch
+        if lr_schedule is not None and not (callable(lr_schedule)
+                                            and hasattr(self.optimizer, "lr")):
+            raise TypeError("lr_schedule must be callable (step -> learning rate) and the "
+                            "optimizer must have an lr attribute, got "
+                            f"{type(lr_schedule).__name__} and {type(self.optimizer).__name__}")
+        self.lr_schedule = lr_schedule
         self.control = RunControl(checkpoint_path, checkpoint_every, resume, nan_guard)
         self._epochs = EpochRecords()
         self._bar = EpochBar()
@@ -155,6 +163,8 @@ class Trainer:
         t_batch = self.t_train[batch_mask]
 
         grads = self.network.gradient(x_batch, t_batch)
+        if self.lr_schedule is not None:
+            self.optimizer.lr = self.lr_schedule(self.current_iter)
         self.optimizer.update(self.network.params, grads)
 
         loss = self.network.loss(x_batch, t_batch)
