@@ -16,7 +16,6 @@ or PyTorch's OpenMP workers of the previous one, which keep spinning on the core
 ``python bench/bench_threads.py [--rounds 3] [--steps 200] [--out F] [-k SUBSTRING]``; exit
 status 1 if a ratio is above its ceiling. Under pytest, one test runs a worker of each kind.
 """
-import fnmatch
 import json
 import os
 import subprocess
@@ -128,6 +127,8 @@ def main(argv=None):
     """Measure every case (or those containing -k), print the ratios against their ceilings
     (bench/ratios.json, 'threads:*'); exit status 1 if any is above."""
     import argparse
+
+    from fastscratch.benchtools.check import above_ceilings
     p = argparse.ArgumentParser(description=main.__doc__)
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--rounds", type=int, default=3, help="rounds (default 3)")
@@ -139,14 +140,7 @@ def main(argv=None):
         return _worker(args.worker)
     measured = measure([c for c in cases() if args.k in c], args.rounds, args.steps)
     got = ratios(measured)
-    ceilings = json.loads((REPO / "bench" / "ratios.json").read_text())["ceilings"]
-    above = []
-    for key, value in sorted(got.items()):
-        limit = min((c for pat, c in ceilings.items() if fnmatch.fnmatchcase(key, pat)),
-                    default=None)
-        print(f"{key:58s} {value:6.3f}" + ("" if limit is None else f"  ceiling {limit}"))
-        if limit is not None and value > limit:
-            above.append(key)
+    above = above_ceilings(got, REPO / "bench" / "ratios.json", sys.stdout)
     if args.out:
         Path(args.out).write_text(json.dumps({"cases": measured, "ratios": got}, indent=1))
     print(f"{len(above)} above ceiling" + (": " + ", ".join(above) if above else ""))
