@@ -60,14 +60,11 @@ def _launch(par, args):
     return result
 
 
-def _size(first, *rest):
-    return first.size
-
-
-def kernel(fn=None, *, parallel=True, parallel_min=PARALLEL_MIN, work=_size):
+def kernel(fn=None, *, parallel=True, parallel_min=PARALLEL_MIN, work=None):
     """Compile ``fn`` under POLICY; with ``parallel`` also a parallel twin, called when
-    ``work(*args)`` (default: the first argument's size) reaches ``parallel_min`` and Numba
-    has more than one thread. The first call of such a kernel configures the threads."""
+    ``work(*args)`` (None: the first argument's size, read without a call: at more than one
+    thread every dispatch pays for it) reaches ``parallel_min`` and Numba has more than one
+    thread. The first call of such a kernel configures the threads."""
     if fn is None:
         return lambda f: kernel(f, parallel=parallel, parallel_min=parallel_min, work=work)
     serial = numba.njit(**POLICY)(fn)
@@ -77,7 +74,8 @@ def kernel(fn=None, *, parallel=True, parallel_min=PARALLEL_MIN, work=_size):
     par = numba.njit(parallel=True, **POLICY)(_renamed(fn, "__parallel"))
 
     def dispatch(*args):
-        if (threads.threads_in_use or threads.configure()) > 1 and work(*args) >= parallel_min:
+        if (threads.threads_in_use or threads.configure()) > 1 and \
+                (args[0].size if work is None else work(*args)) >= parallel_min:
             return _launch(par, args)
         return serial(*args)
 

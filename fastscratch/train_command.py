@@ -9,6 +9,7 @@ import argparse
 import errno
 import inspect
 import json
+import math
 import sys
 import tempfile
 import time
@@ -124,7 +125,9 @@ def _optimizer_arguments(group):
     group.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam")
     group.add_argument("--lr", type=_number(0, low_open=True), default=None,
                        help="learning rate (default: " + ", ".join(
-                           f"{name} {_start_lr(name)}" for name in OPTIMIZERS) + ")")
+                           f"{name} {_start_lr(name)}" for name in OPTIMIZERS) + "; adam with "
+                       + ", ".join(f"--model {m} {d['adam_lr']}" for m, d in
+                                   MODEL_DEFAULTS.items() if "adam_lr" in d) + ")")
     for name, defaults in _hyperparameters().items():
         if name == "lr":
             continue
@@ -136,12 +139,21 @@ def _optimizer_arguments(group):
 
 
 MODELS = ("mlp", "convnet", "deepconvnet")
+# What train uses per --model for the options not given (README "Training from the command
+# line" and "The book's conv nets" state them); adam_lr: the start of --lr with Adam.
+MODEL_DEFAULTS = {
+    "mlp": {"epochs": 5, "lr_schedule": "constant", "eval_samples": None},
+    "convnet": {"epochs": 6, "lr_schedule": "cosine", "adam_lr": 0.005, "eval_samples": 1000},
+    "deepconvnet": {"epochs": 6, "lr_schedule": "cosine", "adam_lr": 0.002,
+                    "eval_samples": 1000},
+}
 CONV_ONLY_DEFAULTS = {"activation": "relu", "batchnorm": False, "dropout": None,
                       "weight_decay": 0.0}  # options the conv nets do not have, at their defaults
 
 
 def add_arguments(p):
     from .backend import BACKENDS
+    from .schedules import SCHEDULES
     net = p.add_argument_group("network")
     net.add_argument("--model", choices=MODELS, default="mlp",
                      help="mlp: MultiLayerNetExtend; convnet: the book's SimpleConvNet (ch07); "
@@ -162,7 +174,15 @@ def add_arguments(p):
     _optimizer_arguments(opt)
     opt.add_argument("--batch-size", type=positive_int, default=100)
     opt.add_argument("--epochs", type=positive_int, default=None,
-                     help="default 5 (convnet/deepconvnet: 20, as the book's scripts)")
+                     help="default: " + ", ".join(f"{m} {d['epochs']}"
+                                                  for m, d in MODEL_DEFAULTS.items()))
+    opt.add_argument("--lr-schedule", choices=SCHEDULES, default=None,
+                     help="the learning rate over the run: constant, step (times --lr-decay "
+                          "after each epoch) or cosine (a half cosine from --lr to 0); "
+                          "default: " + ", ".join(f"{m} {d['lr_schedule']}"
+                                                  for m, d in MODEL_DEFAULTS.items()))
+    opt.add_argument("--lr-decay", type=_number(0, low_open=True), default=None,
+                     metavar="GAMMA", help="--lr-schedule step's factor per epoch")
     data = p.add_argument_group("data")
     data.add_argument("--dataset", choices=("mnist", "fashion-mnist"), default="mnist")
     data.add_argument("--data-dir", default=None,
@@ -197,6 +217,29 @@ def add_arguments(p):
     ck.add_argument("--nan-guard", choices=("stop", "rollback"), default=None,
                     help="stop at the first step whose loss or parameters are not finite "
                          "(rollback: after restoring the last checkpoint)")
+
+
+def _fill_model_defaults(args):
+    """Set the options not given to MODEL_DEFAULTS[args.model] (--lr: adam_lr with Adam, else
+    the optimizer's start); UsageError for --lr-decay without --lr-schedule step."""
+    defaults = MODEL_DEFAULTS[args.model]
+    for option in ("epochs", "lr_schedule", "eval_samples"):
+        if getattr(args, option) is None:
+            setattr(args, option, defaults[option])
+    if args.lr is None:
+        args.lr = defaults.get("adam_lr") if args.optimizer == "adam" else None
+        args.lr = args.lr or _start_lr(args.optimizer)
+    if args.lr_decay is not None and args.lr_schedule != "step":
+        raise UsageError(f"--lr-decay applies to --lr-schedule step, not {args.lr_schedule}")
+
+
+def _lr_schedule(args, steps_per_epoch):
+    """[the LRSchedule callback] of the filled-in options ([] for a constant rate)."""
+    from .schedules import LRSchedule
+    if args.lr_schedule == "constant":
+        return []
+    return [LRSchedule(args.lr_schedule, args.lr, args.epochs * steps_per_epoch,
+                       steps_per_epoch, decay=1.0 if args.lr_decay is None else args.lr_decay)]
 
 
 def _optimizer_param(args):
@@ -378,10 +421,7 @@ def _train_run(args, made):
     from .trainer import TrainOptions, Trainer
 
     started = time.perf_counter()
-    if args.epochs is None:
-        args.epochs = 5 if args.model == "mlp" else 20
-    if args.eval_samples is None and args.model != "mlp":
-        args.eval_samples = 1000
+    _fill_model_defaults(args)
     param = _optimizer_param(args)
     callbacks = _run_callbacks(args)
     out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
@@ -404,7 +444,8 @@ def _train_run(args, made):
                       evaluate_sample_num_per_epoch=args.eval_samples, verbose=False,
                       options=TrainOptions(shuffle=True,
                                            progress=not args.quiet and sys.stderr.isatty()),
-                      callbacks=callbacks)
+                      callbacks=_lr_schedule(args, math.ceil(len(x_train) / args.batch_size))
+                      + callbacks)
     try:
         trainer.train()
     except (CheckpointError, FloatingPointError) as exc:  # a checkpoint that does not fit, NaN

@@ -172,3 +172,66 @@ def test_an_optimizer_added_to_the_registry_gets_its_options(monkeypatch, capsys
         capsys.readouterr().err
     assert main(["train", "--warmup-steps", "2"]) == 2
     assert "--warmup-steps applies to --optimizer toy, not adam" in capsys.readouterr().err
+
+
+def _readme_defaults():
+    """{model: (epochs, schedule, start lr or None)} from README's `<!-- train-defaults -->`
+    line."""
+    readme = (REPO / "README.md").read_text()
+    line = readme.split("<!-- train-defaults -->", 1)[1].strip().splitlines()[0]
+    stated = re.findall(r"`--model (\w+)`: (\d+) epochs, (\w+) lr(?: from ([0-9]+\.[0-9]+))?",
+                        line)
+    return {m: (int(e), s, float(lr) if lr else None) for m, e, s, lr in stated}
+
+
+def test_train_defaults_are_the_readmes():
+    """Epochs, schedule and Adam's start lr per --model as the README states them, and the
+    rest (Adam, batches of 100, float32) shared."""
+    stated = _readme_defaults()
+    assert set(stated) == set(train_command.MODELS)
+    for model, (epochs, schedule, lr) in stated.items():
+        args = _train_args("--model", model)
+        assert (args.optimizer, args.batch_size, args.dtype) == ("adam", 100, "float32")
+        train_command._fill_model_defaults(args)
+        assert (args.epochs, args.lr_schedule) == (epochs, schedule)
+        assert args.lr == (lr if lr is not None else train_command._start_lr("adam"))
+        made = train_command._lr_schedule(args, 600)
+        if schedule == "constant":
+            assert made == []
+        else:
+            (made,) = made
+            assert (made.kind, made.lr, made.total_steps) == (schedule, args.lr, epochs * 600)
+
+
+def test_model_defaults_give_way_to_options():
+    args = _train_args("--model", "convnet", "--epochs", "2", "--lr", "0.01",
+                       "--lr-schedule", "step", "--lr-decay", "0.5")
+    train_command._fill_model_defaults(args)
+    (made,) = train_command._lr_schedule(args, 10)
+    assert (args.epochs, made.kind, made.lr, made.decay) == (2, "step", 0.01, 0.5)
+    args = _train_args("--model", "convnet", "--optimizer", "sgd")
+    train_command._fill_model_defaults(args)
+    assert args.lr == train_command._start_lr("sgd")
+
+
+def test_lr_decay_needs_the_step_schedule(capsys):
+    assert main(["train", "--model", "convnet", "--lr-decay", "0.5"]) == 2
+    assert "--lr-decay applies to --lr-schedule step, not cosine" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model", ["convnet", "deepconvnet"])
+def test_a_tiny_run_with_the_conv_defaults(model, tmp_path, mnist_dir):
+    """`train --model M` with its defaults on 200 training images: every default epoch runs
+    and the options recorded are the README's."""
+    out = tmp_path / "run"
+    result = run_module(mnist_dir, "train", "--model", model, "--train-size", "200",
+                        "--test-size", "100", "--seed", "0", "--threads", "1", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    epochs, schedule, lr = _readme_defaults()[model]
+    history = json.loads((out / "history.json").read_text())
+    assert len(history["epochs"]) == epochs and len(history["train_loss"]) == 2 * epochs
+    assert all(np.isfinite(history["train_loss"]))
+    assert 0 <= history["final_test_acc"] <= 1
+    options = history["options"]
+    assert (options["lr_schedule"], options["lr"], options["eval_samples"]) == \
+        (schedule, lr, 1000)

@@ -47,6 +47,22 @@ def evaluate(measured, ceilings):
     return rows, [p for p in ceilings if p not in used]
 
 
+def above_ceilings(values, ceilings_path, out):
+    """Print each ``{key: ratio}`` of a run that is not pytest-benchmark's (the per-process
+    scripts) with the lowest ceiling of ``ceilings_path`` matching it; returns the keys above
+    their ceilings."""
+    ceilings, _ = load_ceilings(ceilings_path)
+    above = []
+    for key, value in sorted(values.items()):
+        limit = min((c for p, c in ceilings.items() if fnmatch.fnmatchcase(key, p)),
+                    default=None)
+        print(f"{key:58s} {value:6.3f}" + ("" if limit is None else f"  ceiling {limit:g}"),
+              file=out)
+        if limit is not None and value > limit:
+            above.append(key)
+    return above
+
+
 def format_rows(rows):
     """A plain-text table: key, both sides' statistic, ratio, ceiling, status."""
     stat = rows[0][0].stat if rows else "median"
