@@ -37,6 +37,32 @@ def test_gemm_equals_numpy_on_strided_tiles(ta, tb, dtype, add, rng):
     np.testing.assert_array_equal(big_c, before)  # nothing written outside the tile
 
 
+def _one_row(x, stride):
+    """x (1, n) as a view whose row stride is ``stride`` elements (NumPy calls any such view
+    C-contiguous: a single row's stride is never used)."""
+    return np.lib.stride_tricks.as_strided(x, x.shape, (stride * x.itemsize, x.itemsize))
+
+
+@pytest.mark.parametrize("stride", [1, -3, 0])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_single_rows_with_any_row_stride(ta, tb, dtype, stride, rng):
+    """Operands and result of one row whose row stride is below their width, negative or 0
+    (e.g. np.asfortranarray or a[::-1] of a (1, n) array): BLAS is given a legal leading
+    dimension and the product is right (before: BLAS refused it and c kept its garbage)."""
+    a = rng.standard_normal((6, 1) if ta else (1, 6)).astype(dtype)
+    b = rng.standard_normal((4, 6) if tb else (6, 4)).astype(dtype)
+    want = (a.T if ta else a).astype(np.float64) @ (b.T if tb else b).astype(np.float64)
+    a = a if ta else _one_row(a.copy(), stride)
+    c = np.full((1, 4), np.nan, dtype)
+    _product(a, ta, b, tb, _one_row(c, stride), False)
+    np.testing.assert_allclose(c, want, rtol=1e-5)
+    x = rng.standard_normal((1, 6)).astype(dtype)
+    out = np.full((6, 6), np.nan, dtype)
+    _product(_one_row(x.copy(), stride), True, _one_row(x.copy(), stride), False, out, False)
+    np.testing.assert_allclose(out, x.T.astype(np.float64) @ x, rtol=1e-5)
+
+
 def test_an_empty_inner_dimension_writes_zeros_or_adds_nothing():
     c = np.full((3, 4), 7.0)
     _product(np.ones((3, 0)), False, np.ones((0, 4)), False, c, True)

@@ -105,6 +105,16 @@ def _slot(block, i):
 
 
 @inline
+def _leading(x, size):
+    """The leading dimension BLAS is given for the row-major view x: its row stride in
+    elements, or, for a single row (whose stride NumPy leaves arbitrary: a (1, n) array is
+    C-contiguous with any, even a negative, row stride), its width; at least 1, as BLAS
+    requires."""
+    ld = x.shape[1] if x.shape[0] <= 1 else x.strides[0] // size
+    return max(1, ld)
+
+
+@inline
 def gemm(a, ta, b, tb, c):
     """c = op(a) @ op(b) with op transposing when ta / tb: 2-D row-major views whose rows are
     contiguous (strided row starts are fine, so tiles of larger arrays can be passed)."""
@@ -131,9 +141,9 @@ def _product(a, ta, b, tb, c, add):
     ints[_M] = n
     ints[_N] = m
     ints[_K] = k
-    ints[_LDA] = max(1, b.strides[0] // size)
-    ints[_LDB] = max(1, a.strides[0] // size)
-    ints[_LDC] = max(1, c.strides[0] // size)
+    ints[_LDA] = _leading(b, size)
+    ints[_LDB] = _leading(a, size)
+    ints[_LDC] = _leading(c, size)
     scalars = np.empty(2, c.dtype)
     scalars[_ALPHA] = 1
     scalars[_BETA] = 1 if add else 0
