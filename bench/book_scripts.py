@@ -9,7 +9,9 @@ the book's own (``python SCRIPT.py``, NumPy's global RNG seeded first, MPLBACKEN
 fastscratch's (``python -m fastscratch run --seed N SCRIPT.py``). The wall time of each whole
 process is measured (best of --repeat), and the printed numbers compared (1e-6 relative).
 --short [SCRIPT ...] applies fastscratch.benchtools.book_copy.SHORT's edits (fewer
-iterations) to both sides of the named scripts (of all, without names). Writes DIR/book_scripts.md (the table) and DIR/book_scripts.json.
+iterations) to both sides of the named scripts (of all, without names); --one-epoch runs
+ch07/train_convnet.py and ch08/train_deepnet.py on all the data for one of their 20 epochs
+(ONE_EPOCH), where they are not shortened. Writes DIR/book_scripts.md (the table) and DIR/book_scripts.json.
 """
 import argparse
 import json
@@ -23,8 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from fastscratch.benchtools.book_copy import (ATOL, SHORT, book_scripts,  # noqa: E402
-                                              copy_book, same_numbers, shorten)
+from fastscratch.benchtools.book_copy import (ATOL, ONE_EPOCH, SHORT,  # noqa: E402
+                                              book_scripts, copy_book, same_numbers, shorten)
 
 BOOK = REPO.parent / "shared" / "book" / "deep-learning-from-scratch"
 MNIST = Path(os.environ.get("FASTSCRATCH_DATA", REPO.parent / "shared" / "data" / "mnist"))
@@ -81,7 +83,8 @@ def table(records):
         same = (f"yes (atol {r['atol']:g})" if r["atol"] else "yes") if r["identical"] else \
             "no" if b["exit"] == f["exit"] == 0 else \
             f"error: {f['error'] or b['error'] or f['exit']}"
-        lines.append(f"| {r['script']}{' (short)' if r['short'] else ''} | {b['seconds']:.2f} | "
+        label = f" ({r['short']})" if r["short"] else ""
+        lines.append(f"| {r['script']}{label} | {b['seconds']:.2f} | "
                      f"{f['seconds']:.2f} | {speed} | {same} |")
     return "\n".join(lines) + "\n"
 
@@ -93,6 +96,8 @@ def main(argv=None):
     p.add_argument("--mnist", type=Path, default=MNIST, help="folder of the four MNIST .gz")
     p.add_argument("--short", nargs="*", default=None, metavar="SCRIPT",
                    help="shorten these training scripts (no names: every one in SHORT)")
+    p.add_argument("--one-epoch", action="store_true",
+                   help="ch07/train_convnet.py and ch08/train_deepnet.py: all the data, 1 epoch")
     p.add_argument("--skip", nargs="*", default=[], help="scripts to leave out")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repeat", type=int, default=1, help="best of this many runs per side")
@@ -109,10 +114,13 @@ def main(argv=None):
         for script in scripts:
             short = args.short is not None and script in SHORT and (
                 not args.short or script in args.short)
+            one_epoch = args.one_epoch and script in ONE_EPOCH and not short
             if short:
                 shorten(root, script, SHORT[script])
+            elif one_epoch:
+                shorten(root, script, ONE_EPOCH[script])
             record = run_both(root, script, args.seed, args.repeat, args.timeout)
-            record["short"] = short
+            record["short"] = "short" if short else "1 epoch of 20" if one_epoch else ""
             records.append(record)
             print(table([record]).splitlines()[-1], flush=True)
     args.out.mkdir(parents=True, exist_ok=True)

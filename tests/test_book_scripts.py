@@ -301,3 +301,16 @@ def test_a_relative_data_path_survives_the_change_of_folder(tmp_path, capsys, mo
     assert run_script(script) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "data")
     assert os.environ["FASTSCRATCH_DATA"] == "data"
+
+
+def test_the_benchmarks_edits_fit_the_book(tmp_path):
+    """bench/book_scripts.py's SHORT and ONE_EPOCH edits each find their text in the book."""
+    from fastscratch.benchtools.book_copy import ONE_EPOCH, SHORT
+    if not (THE_BOOK / "common" / "layers.py").is_file():
+        pytest.skip(f"the book's repository is not at {THE_BOOK}")
+    for table in (SHORT, ONE_EPOCH):
+        for script, edits in table.items():
+            (tmp_path / script).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(THE_BOOK / script, tmp_path / script)
+            shorten(tmp_path, script, edits)
+            assert (tmp_path / script).read_text() != (THE_BOOK / script).read_text()

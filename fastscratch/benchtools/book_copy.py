@@ -39,6 +39,12 @@ SHORT = {
                                      "sampled = 1000\nx_test = x_test[:sampled]\n"
                                      "t_test = t_test[:sampled]")],
 }
+# script -> edits that keep all the data but train one of the book's 20 epochs: the two long
+# conv-net runs, timed per epoch (bench/book_scripts.py --one-epoch); the same on both sides.
+ONE_EPOCH = {
+    "ch07/train_convnet.py": [("max_epochs = 20", "max_epochs = 1")],
+    "ch08/train_deepnet.py": [("epochs=20", "epochs=1")],
+}
 # script -> absolute tolerance besides rtol: these print mean |backprop - numerical gradient|,
 # differences of central differences whose rounding part (about eps * loss / h = 5e-12 per
 # entry) is all the two codes may differ by, not 1e-6 of the tiny means.
