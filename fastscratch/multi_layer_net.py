@@ -1,5 +1,5 @@
 """The book's MultiLayerNet (common/multi_layer_net.py) on fused kernels."""
-from ._net import DenseNet
+from .dense_net import DenseNet
 
 
 class MultiLayerNet(DenseNet):

@@ -1,5 +1,5 @@
 """The book's MultiLayerNetExtend (common/multi_layer_net_extend.py): batch norm and dropout."""
-from ._net import DenseNet
+from .dense_net import DenseNet
 
 
 class MultiLayerNetExtend(DenseNet):

@@ -64,7 +64,7 @@ def _hidden(text):
 def _weight_init(text):
     """A name of the book's weight scales ('he'/'relu', 'xavier'/'sigmoid') or a positive
     standard deviation."""
-    from ._net import INIT_NAMES, check_init
+    from .dense_net import INIT_NAMES, check_init
     try:
         return check_init(float(text) if text.lower() not in INIT_NAMES else text)
     except ValueError:
