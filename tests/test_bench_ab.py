@@ -104,7 +104,7 @@ def test_ab_flags_the_slowed_kernel_and_nothing_else(toy_repo, tmp_path, capsys)
     assert _rows(out) == {"test_kernel": "slower", "test_other": "no change"}, out
     assert "1 slower, 0 faster, 1 no change" in out
     assert "this run could have seen a slowdown of" in out
-    assert "s starting and collecting in 5 round(s)" in out
+    assert " s in 5 round(s): worktrees " in out and "start and collect" in out
     text = md.read_text()  # appended, as to $GITHUB_STEP_SUMMARY
     assert text.startswith("earlier step\n### Benchmarks: ") and "(wall-clock times)" in text
     assert "| `test_kernel` |" in text and "**slower**" in text
