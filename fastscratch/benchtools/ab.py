@@ -65,13 +65,15 @@ class Options:
     benchmark's interval gets 1 - (1 - confidence) / benchmarks, Bonferroni), the verdict's
     threshold (None: 0.05 for time, an interval wholly above 1.05 is 'slower'; 0.01 for
     counts), the thread count of the benchmarks (THREAD_VARIABLES; 0: the environment's),
-    whether both sides of a round are pinned to the same CPUs, and the directory inside each
-    worktree that goes on PYTHONPATH ('.'; 'src' for a src layout)."""
+    whether both sides of a round are pinned to the same CPUs, the directory inside each
+    worktree that goes on PYTHONPATH ('.'; 'src' for a src layout), and how many rounds
+    may be added for the benchmarks whose interval still holds 1 + threshold (undecided
+    between 'slower' and not) after ``rounds``."""
 
     mode: str = "time"
     k: str = ""
     rounds: int = 12
-    pairs: int = 1
+    pairs: int = 3
     slot_time: float = 0.05
     stat: str = "min"
     confidence: float = 0.95
@@ -79,6 +81,7 @@ class Options:
     threads: int = 1
     pin: bool = True
     src: str = "."
+    extend: int = 12
 
     @property
     def limit(self):
@@ -111,6 +114,8 @@ def validate(options):
                          + f", got {options.pairs}")
     if not options.slot_time > 0:
         raise ValueError(f"--slot-time must be positive seconds, got {options.slot_time!r}")
+    if not (isinstance(options.extend, int) and options.extend >= 0):
+        raise ValueError(f"--extend must be a count of rounds >= 0, got {options.extend!r}")
     if not options.limit >= 0:
         raise ValueError(f"--threshold must be >= 0, got {options.threshold!r}")
     return options
@@ -137,7 +142,8 @@ class ABRun:
     confidence of each benchmark's interval, the benchmarks timed on one side only or on
     neither ({item: reason}), the machine, the wall time, per round the seconds until both
     workers had collected (start-up, imports, collection), the mode, the seconds of the
-    count mode's native warm pass and the run's seconds by phase (PHASES)."""
+    count mode's native warm pass, the run's seconds by phase (PHASES) and the rounds added
+    for undecided benchmarks ({item: its rounds in all})."""
 
     commits: tuple
     comparisons: list
@@ -150,6 +156,7 @@ class ABRun:
     mode: str = "time"
     warm: float = 0.0
     phases: dict = field(default_factory=dict)
+    extended: dict = field(default_factory=dict)
 
     @property
     def slower(self):
@@ -430,26 +437,49 @@ def run_ab(worktrees, sha_a, sha_b, definitions, options, on_round=None):
         number += 1
         if on_round:
             on_round(number, rounds, time.perf_counter() - start)
-    comparisons = []
-    for item in common:
-        if item not in timed or len(timed[item][1]) < rounds:
-            continue  # not reached in some round: in skipped
-        info, a_slots, b_slots = timed[item]
-        if quick:
-            a, b = a_slots[0], b_slots[0]
-        else:
-            a = [statistics.median(s) for s in a_slots]
-            b = [statistics.median(s) for s in b_slots]
-        c = Comparison(item, info, a, b, a_slots, b_slots)
-        if count:
-            r = b[0] / a[0]
-            c.estimate = RatioEstimate(r, r, r, 1.0, 1)
-        else:
-            c.estimate = ratio_interval(c.a, c.b, confidence)
-        c.verdict = verdict(c.estimate, options.limit)
-        comparisons.append(c)
-    return ABRun((sha_a, sha_b), comparisons, rounds, confidence, skipped, machine,
-                 time.perf_counter() - start, startup, options.mode, warm, phases)
+    comparisons = {item: _compare(item, timed[item], quick, count, confidence, options.limit)
+                   for item in common if item in timed and len(timed[item][1]) == rounds}
+    extended = {}  # not reached in some round: in skipped
+    while not (quick or count) and number < rounds + options.extend:
+        undecided = [item for item, c in comparisons.items()
+                     if c.estimate.low <= 1 + options.limit < c.estimate.high]
+        if not undecided:
+            break
+        _, _, got, seconds = _round(number, paths, worktrees.numba_cache, definitions,
+                                    options, undecided, skipped, check, phases)
+        startup.append(seconds)
+        number += 1
+        for item in undecided:
+            if item not in got:  # not reached this time: left as it was
+                continue
+            for side, values in zip(timed[item][1:], got[item][1:]):
+                side.append(values)
+            comparisons[item] = _compare(item, timed[item], quick, count, confidence,
+                                         options.limit)
+            extended[item] = len(timed[item][1])
+        if on_round:
+            on_round(number, rounds, time.perf_counter() - start)
+    return ABRun((sha_a, sha_b), list(comparisons.values()), rounds, confidence, skipped,
+                 machine, time.perf_counter() - start, startup, options.mode, warm, phases,
+                 extended)
+
+
+def _compare(item, timed, quick, count, confidence, threshold):
+    """The Comparison of ``item`` from ``timed`` (extra_info, A's slots per round, B's)."""
+    info, a_slots, b_slots = timed
+    if quick:
+        a, b = a_slots[0], b_slots[0]
+    else:
+        a = [statistics.median(s) for s in a_slots]
+        b = [statistics.median(s) for s in b_slots]
+    c = Comparison(item, info, a, b, a_slots, b_slots)
+    if count:
+        r = b[0] / a[0]
+        c.estimate = RatioEstimate(r, r, r, 1.0, 1)
+    else:
+        c.estimate = ratio_interval(c.a, c.b, confidence)
+    c.verdict = verdict(c.estimate, threshold)
+    return c
 
 
 def detectable(c, threshold):
@@ -533,6 +563,10 @@ def summary(run, options):
     if seen and run.mode == "time":
         lines.append(f"this run could have seen a slowdown of {seen[0]:.1f}% or more "
                      f"(median over benchmarks; {seen[1]:.1f}% for the noisiest, {seen[2]})")
+    if run.extended:
+        lines.append(f"{len(run.extended)} benchmark(s) undecided after {run.rounds} rounds "
+                     f"got more, up to {max(run.extended.values())} in all: "
+                     + ", ".join(item.split("::")[-1] for item in run.extended))
     for item, why in run.skipped.items():
         lines.append(f"not compared: {item} ({why})")
     phases = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in run.phases.items()
@@ -568,7 +602,7 @@ def to_json(run, repo, options):
             "options": dict(options.__dict__, threshold=options.limit), "mode": run.mode,
             "rounds": run.rounds, "confidence": run.confidence,
             "machine": run.machine, "seconds": run.seconds, "startup": run.startup,
-            "warm": run.warm, "phases": run.phases,
+            "warm": run.warm, "phases": run.phases, "extended": run.extended,
             "skipped": run.skipped,
             "benchmarks": [{"item": c.item, "extra_info": c.extra_info, "a": c.a, "b": c.b,
                             "a_slots": c.a_slots, "b_slots": c.b_slots,
