@@ -267,7 +267,11 @@ def _agree_on_items(a, b, k, skipped, common=None, cpus=None):
     return common, got["A"]["machine"]
 
 
-PHASES = ("worktrees", "warm pass", "start and collect", "set-up", "measured")
+# The run's seconds by phase: making the worktrees, the count mode's native warm pass, the
+# workers' start-up until both had collected, waiting for both sides' set-up of each benchmark
+# (pytest's, the inputs, the warm-up call: Numba's cache load in a fresh process), measuring,
+# and the workers' end (teardown, exit).
+PHASES = ("worktrees", "warm pass", "start and collect", "set-up", "measured", "finish")
 
 
 def _slot(worker):
@@ -373,11 +377,13 @@ def _round(number, paths, numba_cache, definitions, options, common, skipped, ch
                              phases, warm_up=not count, together=count)
             if got is not None:
                 timed[item] = got
+        finishing = time.perf_counter()
         for w in (a, b):
             w.receive("end")
     finally:
         a.close()
         b.close()
+    phases["finish"] += time.perf_counter() - finishing
     return common, machine, timed, startup
 
 
