@@ -8,7 +8,8 @@ import subprocess
 
 import pytest
 
-from fastscratch.benchtools.ab import round_cpus
+from fastscratch.benchtools import ab
+from fastscratch.benchtools.ab import Options, round_cpus, run_ab
 from fastscratch.benchtools.cli import main
 
 TOY = """import time
@@ -38,10 +39,10 @@ def test_other(benchmark):
     benchmark.pedantic(toy.other, setup=lambda: None, rounds=3)
 '''
 # quick settings (few rounds, 80% intervals); the 10x slowdown clears a 50% threshold by far
-FAST = ["--rounds", "4", "--confidence", "0.8", "--slot-time", "0.03", "--stat", "min",
-        "--threshold", "0.5"]
+FAST = ["--rounds", "4", "--pairs", "1", "--extend", "0", "--confidence", "0.8",
+        "--slot-time", "0.03", "--stat", "min", "--threshold", "0.5"]
 # bisect's tests: quick mode (one pair of processes per ab), which keeps these tests short
-QUICK = ["--rounds", "1", "--pairs", "5"] + FAST[2:]
+QUICK = ["--rounds", "1", "--pairs", "5"] + FAST[4:]
 
 
 def git(repo, *args, env=None):
@@ -104,7 +105,7 @@ def test_ab_flags_the_slowed_kernel_and_nothing_else(toy_repo, tmp_path, capsys)
     assert _rows(out) == {"test_kernel": "slower", "test_other": "no change"}, out
     assert "1 slower, 0 faster, 1 no change" in out
     assert "this run could have seen a slowdown of" in out
-    assert "s starting and collecting in 5 round(s)" in out
+    assert " s in 5 round(s): worktrees " in out and "start and collect" in out
     text = md.read_text()  # appended, as to $GITHUB_STEP_SUMMARY
     assert text.startswith("earlier step\n### Benchmarks: ") and "(wall-clock times)" in text
     assert "| `test_kernel` |" in text and "**slower**" in text
@@ -139,7 +140,7 @@ def test_ab_reports_no_change_for_one_commit_against_itself(toy_repo, capsys):
 def test_quick_ab_takes_the_slot_pairs_of_one_pair_of_processes(toy_repo, tmp_path, capsys):
     repo, shas = toy_repo
     code = main(["ab", shas[0], shas[2], "--repo", str(repo), "--no-history", "--rounds", "1",
-                 "--pairs", "5", "--json", str(tmp_path / "ab.json")] + FAST[2:])
+                 "--pairs", "5", "--json", str(tmp_path / "ab.json")] + FAST[4:])
     out = capsys.readouterr().out
     assert code == 1, out
     assert _rows(out) == {"test_kernel": "slower", "test_other": "no change"}, out
@@ -191,6 +192,39 @@ def test_round_cpus_rotate_over_the_available_ones():
     assert [round_cpus(n, 1, {4, 6}) for n in range(3)] == [{4}, {6}, {4}]
     assert [round_cpus(n, 2, {0, 1, 2}) for n in range(3)] == [{0, 1}, {2, 0}, {1, 2}]
     assert round_cpus(0, 4, {0, 1}) == {0, 1} and round_cpus(3, 0, {0, 1}) is None
+
+
+def test_undecided_benchmarks_get_more_rounds_until_decided(monkeypatch, tmp_path):
+    """A benchmark whose interval holds 1 + threshold is measured in further rounds, alone,
+    until it no longer does or --extend rounds are spent; decided ones keep their rounds."""
+    ratios = {"steady": lambda n: 1.0,  # interval [1, 1]: decided at once
+              "wide": lambda n: (0.8, 1.4)[n % 2],  # straddles 1.05 however many rounds
+              "late": lambda n: (1.0, 1.3)[n % 2] if n < 6 else 1.2}  # decided later
+    asked = []
+
+    def fake_round(number, paths, cache, definitions, options, common, skipped, check, phases):
+        items = common or list(ratios)
+        asked.append(items)
+        return items, {}, {i: ({}, [1.0], [ratios[i](number)]) for i in items}, 0.0
+
+    class Trees:
+        numba_cache = tmp_path
+
+        def get(self, sha, copy=0):
+            return tmp_path
+
+    monkeypatch.setattr(ab, "_round", fake_round)
+    options = Options(rounds=6, pairs=1, extend=5, confidence=0.8)
+    run = run_ab(Trees(), "a" * 40, "b" * 40, tmp_path, options)
+    rounds = {c.item: len(c.a) for c in run.comparisons}
+    assert run.rounds == 6 and len(asked) == 11
+    assert rounds == {"steady": 6, "wide": 11, "late": rounds["late"]} and 6 < rounds["late"] < 11
+    assert all(items == list(ratios) for items in asked[:6])
+    assert all(items == ["wide", "late"] for items in asked[6:rounds["late"]])
+    assert all(items == ["wide"] for items in asked[rounds["late"]:])
+    assert run.extended == {"wide": 11, "late": rounds["late"]}
+    late = next(c for c in run.comparisons if c.item == "late")
+    assert late.estimate.low > 1.05 and late.verdict == "slower"
 
 
 def _bench_json(path, fast_median, machine="CPU one"):

@@ -65,13 +65,15 @@ class Options:
     benchmark's interval gets 1 - (1 - confidence) / benchmarks, Bonferroni), the verdict's
     threshold (None: 0.05 for time, an interval wholly above 1.05 is 'slower'; 0.01 for
     counts), the thread count of the benchmarks (THREAD_VARIABLES; 0: the environment's),
-    whether both sides of a round are pinned to the same CPUs, and the directory inside each
-    worktree that goes on PYTHONPATH ('.'; 'src' for a src layout)."""
+    whether both sides of a round are pinned to the same CPUs, the directory inside each
+    worktree that goes on PYTHONPATH ('.'; 'src' for a src layout), and how many rounds
+    may be added for the benchmarks whose interval still holds 1 + threshold (undecided
+    between 'slower' and not) after ``rounds``."""
 
     mode: str = "time"
     k: str = ""
     rounds: int = 12
-    pairs: int = 1
+    pairs: int = 3
     slot_time: float = 0.05
     stat: str = "min"
     confidence: float = 0.95
@@ -79,6 +81,7 @@ class Options:
     threads: int = 1
     pin: bool = True
     src: str = "."
+    extend: int = 12
 
     @property
     def limit(self):
@@ -111,6 +114,8 @@ def validate(options):
                          + f", got {options.pairs}")
     if not options.slot_time > 0:
         raise ValueError(f"--slot-time must be positive seconds, got {options.slot_time!r}")
+    if not (isinstance(options.extend, int) and options.extend >= 0):
+        raise ValueError(f"--extend must be a count of rounds >= 0, got {options.extend!r}")
     if not options.limit >= 0:
         raise ValueError(f"--threshold must be >= 0, got {options.threshold!r}")
     return options
@@ -136,8 +141,9 @@ class ABRun:
     """What ``ab`` found: the two commits, per-benchmark comparisons, the rounds and the
     confidence of each benchmark's interval, the benchmarks timed on one side only or on
     neither ({item: reason}), the machine, the wall time, per round the seconds until both
-    workers had collected (start-up, imports, collection), the mode and the seconds of the
-    count mode's native warm pass."""
+    workers had collected (start-up, imports, collection), the mode, the seconds of the
+    count mode's native warm pass, the run's seconds by phase (PHASES) and the rounds added
+    for undecided benchmarks ({item: its rounds in all})."""
 
     commits: tuple
     comparisons: list
@@ -149,6 +155,8 @@ class ABRun:
     startup: list = field(default_factory=list)
     mode: str = "time"
     warm: float = 0.0
+    phases: dict = field(default_factory=dict)
+    extended: dict = field(default_factory=dict)
 
     @property
     def slower(self):
@@ -159,9 +167,11 @@ class Worker:
     """One side's process and the JSON-lines conversation with it."""
 
     def __init__(self, label, worktree, numba_cache, bench_dir, tmp, options, files=(),
-                 warm=False):
+                 warm=False, machine=True):
         """A worker of ``worktree`` on the definitions in ``bench_dir`` (only ``files`` of
-        it when given); ``warm``: natively, calling each benchmark once and exiting."""
+        it when given); ``warm``: natively, calling each benchmark once, writing what it
+        collected to ``self.report`` and exiting; ``machine``: it reports the machine (the
+        benchmarks' machine-info hook)."""
         self.label, self.log = label, tmp / f"worker-{label}.log"
         source = (Path(worktree) / options.src).resolve()
         env = dict(os.environ, PYTHONPATH=str(source), NUMBA_CACHE_DIR=str(numba_cache))
@@ -176,12 +186,14 @@ class Worker:
         if options.k:
             args += ["-k", options.k]
         config = dict(log=str(self.log), pytest_args=args, slot_time=options.slot_time,
-                      stat=options.stat, worktree=str(source), bench_dir=str(bench_dir))
+                      stat=options.stat, worktree=str(source), bench_dir=str(bench_dir),
+                      machine=machine)
         command = [sys.executable, str(WORKER)]
         if options.mode == "count":
             env.update(COUNT_ENV, NUMBA_CACHE_DIR=f"{numba_cache}-haswell")
+        self.report = tmp / f"collected-{label}.json"
         if warm:
-            config["warm"] = True
+            config.update(warm=True, report=str(self.report))
         elif options.mode == "count":
             config["callgrind_out"] = str(tmp / f"callgrind-{label}")
             command = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
@@ -220,22 +232,28 @@ class Worker:
                 self.proc.wait()
 
 
+def _common_items(got, skipped):
+    """The items both sides collected (A's order) from ``got`` ({'A': its 'collected'
+    message, 'B': ...}); those of one side only go to ``skipped``."""
+    for label, message in got.items():
+        if message["leaks"]:
+            raise WorkerError(f"side {label} imported modules from outside its worktree: "
+                              + ", ".join(message["leaks"][:5]))
+    in_b = set(got["B"]["items"])
+    for label, other in (("A", "B"), ("B", "A")):
+        theirs = set(got[other]["items"])
+        for item in got[label]["items"]:
+            if item not in theirs:
+                skipped[item] = f"not collected on side {other}"
+    return [item for item in got["A"]["items"] if item in in_b]
+
+
 def _agree_on_items(a, b, k, skipped, common=None, cpus=None):
     """Both sides' collected items; the common ones (A's order, or ``common`` from the first
     round) are sent to both, with the CPUs to pin to; (common items, A's machine info)."""
     got = {w.label: w.receive("collected") for w in (a, b)}
-    for w in (a, b):
-        if got[w.label]["leaks"]:
-            raise WorkerError(f"side {w.label} imported modules from outside its worktree: "
-                              + ", ".join(got[w.label]["leaks"][:5]))
     if common is None:
-        in_b = set(got["B"]["items"])
-        common = [item for item in got["A"]["items"] if item in in_b]
-        for label, other in (("A", "B"), ("B", "A")):
-            theirs = set(got[other]["items"])
-            for item in got[label]["items"]:
-                if item not in theirs:
-                    skipped[item] = f"not collected on side {other}"
+        common = _common_items(got, skipped)
     for w in (a, b):
         missing = set(common) - set(got[w.label]["items"])
         if missing:
@@ -249,16 +267,28 @@ def _agree_on_items(a, b, k, skipped, common=None, cpus=None):
     return common, got["A"]["machine"]
 
 
+# The run's seconds by phase: making the worktrees, the count mode's native warm pass, the
+# workers' start-up until both had collected, waiting for both sides' set-up of each benchmark
+# (pytest's, the inputs, the warm-up call: Numba's cache load in a fresh process), measuring,
+# and the workers' end (teardown, exit).
+PHASES = ("worktrees", "warm pass", "start and collect", "set-up", "measured", "finish")
+
+
 def _slot(worker):
     worker.send(cmd="slot")
     return worker.receive("slot")["value"]
 
 
-def _time_item(a, b, item, pairs, first_a, skipped, warm_up=True):
+def _time_item(a, b, item, pairs, first_a, skipped, phases, warm_up=True, together=False):
     """(extra_info, A's slot values, B's) of ``item`` in this round, None when a side did not
     reach its benchmark; pairs alternate the order, starting with A when ``first_a``, after a
-    discarded slot per side when ``warm_up``."""
+    discarded slot per side when ``warm_up``; ``together``: both sides measure at once (counts,
+    which load does not change). The seconds waiting for the sides' set-up and measuring are
+    added to ``phases``."""
+    start = time.perf_counter()
     ready = {w.label: w.receive("ready", "none") for w in (a, b)}
+    measuring = time.perf_counter()
+    phases["set-up"] += measuring - start
     for w in (a, b):
         if ready[w.label]["item"] != item:
             raise WorkerError(f"side {w.label} is at {ready[w.label]['item']}, expected {item}")
@@ -273,10 +303,17 @@ def _time_item(a, b, item, pairs, first_a, skipped, warm_up=True):
         _slot(a), _slot(b)
     times = {"A": [], "B": []}
     for i in range(pairs):
+        if together:
+            for w in (a, b):
+                w.send(cmd="slot")
+            for w in (a, b):
+                times[w.label].append(w.receive("slot")["value"])
+            continue
         for w in ((a, b) if (i % 2 == 0) == first_a else (b, a)):
             times[w.label].append(_slot(w))
     for w in (a, b):
         w.send(cmd="next")
+    phases["measured"] += time.perf_counter() - measuring
     return ready["B"]["extra_info"] or {}, times["A"], times["B"]
 
 
@@ -294,16 +331,21 @@ def round_cpus(number, threads, available=None):
 
 def _warm(paths, numba_cache, definitions, options):
     """Both sides' benchmarks called once natively in the count mode's environment, so that
-    their JIT compilation fills the Numba cache outside valgrind (several times slower)."""
+    their JIT compilation fills the Numba cache outside valgrind (several times slower);
+    {'A': what side A collected (a 'collected' message), 'B': ...}."""
     tmp = Path(definitions).parent
     workers = [Worker(f"{label}-warm", path, numba_cache, Path(definitions), tmp, options,
-                      warm=True) for label, path in zip("AB", paths)]
+                      warm=True, machine=label == "A") for label, path in zip("AB", paths)]
     try:
         for w in workers:
             w.proc.stdin.close()
             if w.proc.wait() not in (0, 1, 5):  # ok, some failed (reported later), none
                 raise WorkerError(f"side {w.label} failed; end of its pytest log:\n"
                                   f"{w.log_tail()}")
+            if not w.report.is_file():
+                raise WorkerError(f"side {w.label} collected nothing; end of its pytest "
+                                  f"log:\n{w.log_tail()}")
+        return {label: json.loads(w.report.read_text()) for label, w in zip("AB", workers)}
     finally:
         for w in workers:
             if w.proc.poll() is None:
@@ -311,31 +353,37 @@ def _warm(paths, numba_cache, definitions, options):
                 w.proc.wait()
 
 
-def _round(number, paths, numba_cache, definitions, options, common, skipped, check):
+def _round(number, paths, numba_cache, definitions, options, common, skipped, check, phases):
     """One round: fresh worker processes for both sides, each selected benchmark measured in
     ``options.pairs`` pairs of slots once ``check(items)`` has passed; (items, machine,
-    {item: (extra_info, A slots, B slots)}, seconds until both had collected)."""
+    {item: (extra_info, A slots, B slots)}, seconds until both had collected); the seconds
+    of each phase are added to ``phases``."""
     tmp, start = Path(definitions).parent, time.perf_counter()
     files = sorted({item.split("::")[0] for item in common}) if common else ()
     count = options.mode == "count"
     cpus = round_cpus(number, options.threads) if options.pin and not count else None
-    a = Worker("A", paths[0], numba_cache, Path(definitions), tmp, options, files)
-    b = Worker("B", paths[1], numba_cache, Path(definitions), tmp, options, files)
+    a = Worker("A", paths[0], numba_cache, Path(definitions), tmp, options, files,
+               machine=number == 0 and not count)
+    b = Worker("B", paths[1], numba_cache, Path(definitions), tmp, options, files,
+               machine=False)
     try:
         common, machine = _agree_on_items(a, b, options.k, skipped, common, cpus)
         startup = time.perf_counter() - start
+        phases["start and collect"] += startup
         check(common)
         timed = {}
         for n, item in enumerate(common):
             got = _time_item(a, b, item, options.pairs, (number + n) % 2 == 0, skipped,
-                             warm_up=not count)
+                             phases, warm_up=not count, together=count)
             if got is not None:
                 timed[item] = got
+        finishing = time.perf_counter()
         for w in (a, b):
             w.receive("end")
     finally:
         a.close()
         b.close()
+    phases["finish"] += time.perf_counter() - finishing
     return common, machine, timed, startup
 
 
@@ -355,14 +403,20 @@ def run_ab(worktrees, sha_a, sha_b, definitions, options, on_round=None):
     With ``options.rounds == 1`` (quick: one pair of processes) the slot pairs are the pairs:
     faster, but the intervals then leave out the processes' own offsets."""
     start = time.perf_counter()
+    phases = dict.fromkeys(PHASES, 0.0)
     paths = (worktrees.get(sha_a), worktrees.get(sha_b, copy=1 if sha_b == sha_a else 0))
+    phases["worktrees"] = time.perf_counter() - start
     count = options.mode == "count"
-    warm = 0.0
+    warm, skipped, common, machine = 0.0, {}, None, None
     if count:  # deterministic: one count per side, no interval
         options = dataclasses.replace(options, rounds=1, pairs=1)
-        _warm(paths, worktrees.numba_cache, definitions, options)
-        warm = time.perf_counter() - start
-    skipped, rounds, common, machine, startup = {}, options.rounds, None, None, []
+        got = _warm(paths, worktrees.numba_cache, definitions, options)
+        warm = phases["warm pass"] = time.perf_counter() - start - phases["worktrees"]
+        common, machine = _common_items(got, skipped), got["A"]["machine"]
+        if not common:
+            raise WorkerError("no benchmark collected on both sides"
+                              + (f" matches -k {options.k!r}" if options.k else ""))
+    rounds, startup = options.rounds, []
     quick = options.rounds == 1
 
     def check(items):
@@ -375,7 +429,8 @@ def run_ab(worktrees, sha_a, sha_b, definitions, options, on_round=None):
     number = 0
     while number < rounds:
         common, got_machine, got, seconds = _round(number, paths, worktrees.numba_cache,
-                                                   definitions, options, common, skipped, check)
+                                                   definitions, options, common, skipped, check,
+                                                   phases)
         startup.append(seconds)
         machine = machine if machine is not None else got_machine
         confidence = 1.0 if count else 1 - (1 - options.confidence) / len(common)
@@ -388,26 +443,49 @@ def run_ab(worktrees, sha_a, sha_b, definitions, options, on_round=None):
         number += 1
         if on_round:
             on_round(number, rounds, time.perf_counter() - start)
-    comparisons = []
-    for item in common:
-        if item not in timed or len(timed[item][1]) < rounds:
-            continue  # not reached in some round: in skipped
-        info, a_slots, b_slots = timed[item]
-        if quick:
-            a, b = a_slots[0], b_slots[0]
-        else:
-            a = [statistics.median(s) for s in a_slots]
-            b = [statistics.median(s) for s in b_slots]
-        c = Comparison(item, info, a, b, a_slots, b_slots)
-        if count:
-            r = b[0] / a[0]
-            c.estimate = RatioEstimate(r, r, r, 1.0, 1)
-        else:
-            c.estimate = ratio_interval(c.a, c.b, confidence)
-        c.verdict = verdict(c.estimate, options.limit)
-        comparisons.append(c)
-    return ABRun((sha_a, sha_b), comparisons, rounds, confidence, skipped, machine,
-                 time.perf_counter() - start, startup, options.mode, warm)
+    comparisons = {item: _compare(item, timed[item], quick, count, confidence, options.limit)
+                   for item in common if item in timed and len(timed[item][1]) == rounds}
+    extended = {}  # not reached in some round: in skipped
+    while not (quick or count) and number < rounds + options.extend:
+        undecided = [item for item, c in comparisons.items()
+                     if c.estimate.low <= 1 + options.limit < c.estimate.high]
+        if not undecided:
+            break
+        _, _, got, seconds = _round(number, paths, worktrees.numba_cache, definitions,
+                                    options, undecided, skipped, check, phases)
+        startup.append(seconds)
+        number += 1
+        for item in undecided:
+            if item not in got:  # not reached this time: left as it was
+                continue
+            for side, values in zip(timed[item][1:], got[item][1:]):
+                side.append(values)
+            comparisons[item] = _compare(item, timed[item], quick, count, confidence,
+                                         options.limit)
+            extended[item] = len(timed[item][1])
+        if on_round:
+            on_round(number, rounds, time.perf_counter() - start)
+    return ABRun((sha_a, sha_b), list(comparisons.values()), rounds, confidence, skipped,
+                 machine, time.perf_counter() - start, startup, options.mode, warm, phases,
+                 extended)
+
+
+def _compare(item, timed, quick, count, confidence, threshold):
+    """The Comparison of ``item`` from ``timed`` (extra_info, A's slots per round, B's)."""
+    info, a_slots, b_slots = timed
+    if quick:
+        a, b = a_slots[0], b_slots[0]
+    else:
+        a = [statistics.median(s) for s in a_slots]
+        b = [statistics.median(s) for s in b_slots]
+    c = Comparison(item, info, a, b, a_slots, b_slots)
+    if count:
+        r = b[0] / a[0]
+        c.estimate = RatioEstimate(r, r, r, 1.0, 1)
+    else:
+        c.estimate = ratio_interval(c.a, c.b, confidence)
+    c.verdict = verdict(c.estimate, threshold)
+    return c
 
 
 def detectable(c, threshold):
@@ -491,11 +569,15 @@ def summary(run, options):
     if seen and run.mode == "time":
         lines.append(f"this run could have seen a slowdown of {seen[0]:.1f}% or more "
                      f"(median over benchmarks; {seen[1]:.1f}% for the noisiest, {seen[2]})")
+    if run.extended:
+        lines.append(f"{len(run.extended)} benchmark(s) undecided after {run.rounds} rounds "
+                     f"got more, up to {max(run.extended.values())} in all: "
+                     + ", ".join(item.split("::")[-1] for item in run.extended))
     for item, why in run.skipped.items():
         lines.append(f"not compared: {item} ({why})")
-    warm = f"{run.warm:.0f} s in the native warm pass, " if run.mode == "count" else ""
-    lines.append(f"{run.seconds:.0f} s, of which {warm}{sum(run.startup):.0f} s starting and "
-                 f"collecting in {len(run.startup)} round(s)")
+    phases = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in run.phases.items()
+                       if seconds or name != "warm pass")
+    lines.append(f"{run.seconds:.0f} s in {len(run.startup)} round(s): {phases}")
     return lines
 
 
@@ -526,7 +608,7 @@ def to_json(run, repo, options):
             "options": dict(options.__dict__, threshold=options.limit), "mode": run.mode,
             "rounds": run.rounds, "confidence": run.confidence,
             "machine": run.machine, "seconds": run.seconds, "startup": run.startup,
-            "warm": run.warm,
+            "warm": run.warm, "phases": run.phases, "extended": run.extended,
             "skipped": run.skipped,
             "benchmarks": [{"item": c.item, "extra_info": c.extra_info, "a": c.a, "b": c.b,
                             "a_slots": c.a_slots, "b_slots": c.b_slots,

@@ -16,8 +16,10 @@ stdin (pytest's own output goes to the log file named in the config):
   or -> {"event": "none", "item": id, "outcome": why it did not reach the benchmark}
   -> {"event": "error", "item": id, "message": ...}   when the timed callable raised
   -> {"event": "end", "exitcode": pytest's exit code}
-With ``"warm": true`` in the config it talks to no one: every collected benchmark is called
-once (compiling what its revision compiles, into the Numba cache) and the process exits.
+With ``"warm": true`` in the config it talks to no one: it writes its "collected" message to
+the file named by ``"report"``, every collected benchmark is called once (compiling what its
+revision compiles, into the Numba cache) and the process exits. With ``"machine": false`` the
+"collected" message's machine is {} (the machine-info hook, which runs kernels, is skipped).
 """
 import ctypes
 import json
@@ -211,6 +213,8 @@ class Plugin:
         self.benchmarked = False
         self.outcome = None
         self.warm = config.get("warm", False)
+        self.report = config.get("report")
+        self.with_machine = config.get("machine", True)
         self.callgrind = Callgrind(config["callgrind_out"]) if config.get("callgrind_out") \
             else None
 
@@ -227,6 +231,8 @@ class Plugin:
 
     def _machine(self, config):
         info = {}
+        if not self.with_machine:
+            return info
         hook = getattr(config.hook, "pytest_benchmark_update_machine_info", None)
         if hook is not None:
             hook(config=config, machine_info=info)
@@ -251,10 +257,13 @@ class Plugin:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, session, config, items):
+        collected = dict(event="collected", items=[item.nodeid for item in items],
+                         machine=self._machine(config), leaks=self._leaks())
         if self.warm:
+            with open(self.report, "w", encoding="utf-8") as f:
+                json.dump(collected, f, default=str)
             return
-        self.channel.send(event="collected", items=[item.nodeid for item in items],
-                          machine=self._machine(config), leaks=self._leaks())
+        self.channel.send(**collected)
         message = self.channel.receive()
         keep = message["items"]
         if message.get("cpus"):  # after start-up and collection, which may run on any CPU

@@ -80,7 +80,8 @@ def _ab_options(args):
     return validate(Options(mode=args.mode, k=args.k, rounds=args.rounds, pairs=args.pairs,
                             slot_time=args.slot_time, stat=args.stat,
                             confidence=args.confidence, threshold=args.threshold,
-                            threads=args.threads, pin=not args.no_pin, src=args.src))
+                            threads=args.threads, pin=not args.no_pin, src=args.src,
+                            extend=args.extend))
 
 
 def _record_sides(args, repo, run):
@@ -100,7 +101,8 @@ def _record_sides(args, repo, run):
 
 
 def _progress(done, rounds, seconds):
-    print(f"round {done}/{rounds} done ({seconds:.0f} s)", file=sys.stderr, flush=True)
+    what = f"round {done}/{rounds}" if done <= rounds else f"extra round {done - rounds}"
+    print(f"{what} done ({seconds:.0f} s)", file=sys.stderr, flush=True)
 
 
 def _ab(args):
@@ -182,6 +184,10 @@ def _add_timing_arguments(p):
                         "quick, one pair of processes whose slot pairs are the pairs")
     p.add_argument("--pairs", type=int, default=d.pairs,
                    help=f"pairs of timing slots per benchmark and round (default {d.pairs})")
+    p.add_argument("--extend", type=int, default=d.extend,
+                   help="at most this many rounds more, after --rounds, for the benchmarks "
+                        "whose interval still holds 1 + threshold, until it no longer does "
+                        f"(default {d.extend}; 0: none)")
     p.add_argument("--slot-time", type=float, default=d.slot_time,
                    help=f"seconds one side times a benchmark per slot (default {d.slot_time})")
     p.add_argument("--stat", choices=STATS, default=d.stat,
