@@ -143,8 +143,9 @@ class LayeredNet:
         return grads
 
     def _gradient(self, x, t, train_flg):
-        """grads of the loss in ``train_flg`` mode by backpropagation."""
-        self._loss(*self._inputs(x, t), train_flg)
+        """grads of the loss in ``train_flg`` mode by backpropagation; that loss is kept in
+        ``last_loss``."""
+        self.last_loss = self._loss(*self._inputs(x, t), train_flg)
         self._backward()
         return self._grads()
 

@@ -442,7 +442,7 @@ def _train_run(args, made):
                       mini_batch_size=args.batch_size, optimizer=args.optimizer,
                       optimizer_param=param,
                       evaluate_sample_num_per_epoch=args.eval_samples, verbose=False,
-                      options=TrainOptions(shuffle=True,
+                      options=TrainOptions(shuffle=True, loss_pass=False,
                                            progress=not args.quiet and sys.stderr.isatty()),
                       callbacks=_lr_schedule(args, math.ceil(len(x_train) / args.batch_size))
                       + callbacks)

@@ -80,12 +80,17 @@ class TrainOptions:
       ``network.accuracy(x, t)``.
     rng: a numpy.random.Generator to draw the batches from (None: NumPy's global RNG, as the
       book's Trainer draws).
+    loss_pass: True: the book's ``network.loss`` of each batch after its update, an extra
+      forward pass; False: train_loss_list holds the training-mode loss of each step's own
+      gradient pass (before the update) instead, at no cost (fastscratch's nets; another net
+      is measured as with True).
     """
 
     shuffle: bool = False
     progress: bool = False
     eval_batch_size: int = 1000
     rng: np.random.Generator = None
+    loss_pass: bool = True
 
 
 class _BookReport(Callback):
@@ -169,7 +174,8 @@ class Trainer(TrainingLoop):
         self._report = _BookReport()
         self._checkpoint = next((c for c in callbacks if isinstance(c, Checkpoint)), None)
         super().__init__(network, optimizer, x_train, t_train, batches, epochs,
-                         [self._report, *callbacks, SignalStop(self._checkpoint)])
+                         [self._report, *callbacks, SignalStop(self._checkpoint)],
+                         measure_loss=True if options.loss_pass else "gradient")
         self.train_acc_list = []
         self.test_acc_list = []
         self.final_test_acc = None

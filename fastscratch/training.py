@@ -114,8 +114,11 @@ class TrainingLoop:
     (update(params, grads)) on x (N, ...) and t (N, ...) for ``epochs`` epochs of ``batches``
     (a Batches over N rows): ``max_iter = int(epochs * batches.iter_per_epoch)`` steps.
 
-    measure_loss: after each update append ``network.loss`` of the batch to train_loss_list
-    (the book's Trainer does); otherwise the list stays empty.
+    measure_loss: True: after each update append ``network.loss`` of the batch to
+    train_loss_list (the book's Trainer does); "gradient": append the loss that the gradient's
+    own forward pass computed (training mode, before the update; fastscratch's nets keep it in
+    ``last_loss``, other nets are measured after the update as with True): no extra forward
+    pass; False: the list stays empty.
     Each step's wall time (batch, step and loss) and rows are ``step_seconds``/``step_rows``.
     save_checkpoint/load_checkpoint keep the whole run in one file (run_control.Checkpoint
     calls them).
@@ -142,6 +145,9 @@ class TrainingLoop:
                        ("on_start", "on_step", "on_epoch", "on_end")):
                 raise TypeError(f"callbacks must have on_start, on_step, on_epoch or on_end, "
                                 f"got {type(callback).__name__}")
+        if measure_loss not in (True, False, "gradient"):
+            raise ValueError(f"measure_loss must be True, False or 'gradient', got "
+                             f"{measure_loss!r}")
         self.measure_loss = measure_loss
         self.current_iter = 0
         self.current_epoch = 0
@@ -165,7 +171,9 @@ class TrainingLoop:
         rows = self.batches.rows(self.current_iter)
         x, t = self.x_train[rows], self.t_train[rows]
         gradient_step(self.network, self.optimizer, x, t)
-        if self.measure_loss:
+        if self.measure_loss == "gradient" and hasattr(self.network, "last_loss"):
+            self.train_loss_list.append(self.network.last_loss)
+        elif self.measure_loss:
             self.train_loss_list.append(self.network.loss(x, t))
         self.step_seconds, self.step_rows = time.perf_counter() - start, len(rows)
         ends_epoch = self.batches.ends_epoch(self.current_iter)

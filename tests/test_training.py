@@ -343,3 +343,33 @@ def test_a_plain_loop_checkpoints_and_resumes_as_if_never_stopped(tmp_path):
     with pytest.raises(CheckpointError, match=r"written by a TrainingLoop with other settings:"
                                               r"\n  mini_batch_size: checkpoint 20, now 30"):
         other.run()
+
+
+def test_the_gradient_pass_loss_needs_no_extra_forward():
+    """TrainOptions(loss_pass=False): the same params as the book's loss pass, and the losses
+    of each step's own gradient pass (before its update), not a second forward."""
+    from fastscratch import MultiLayerNet
+    from fastscratch.trainer import TrainOptions, Trainer
+    rng = np.random.default_rng(0)
+    x, t = rng.random((50, 12)), rng.integers(0, 3, 50)
+
+    def run(loss_pass):
+        net = MultiLayerNet(12, [6], 3, seed=2)
+        calls = []
+        loss = net.loss
+        net.loss = lambda *a, **k: calls.append(1) or loss(*a, **k)
+        trainer = Trainer(net, x, t, x, t, epochs=2, mini_batch_size=10, verbose=False,
+                          optimizer="Adam", options=TrainOptions(
+                              rng=np.random.default_rng(3), loss_pass=loss_pass))
+        trainer.train()
+        return net, trainer.train_loss_list, len(calls)
+
+    book, book_losses, book_calls = run(True)
+    fast, fast_losses, fast_calls = run(False)
+    for key in book.params:
+        np.testing.assert_array_equal(fast.params[key], book.params[key])
+    assert book_calls == len(book_losses) == len(fast_losses) == 10 and fast_calls == 0
+    first = MultiLayerNet(12, [6], 3, seed=2)
+    rows = np.random.default_rng(3).choice(50, 10)
+    assert fast_losses[0] == first.loss(x[rows], t[rows])  # no dropout or BN: any mode
+    assert fast_losses[1:] != book_losses[1:]
