@@ -69,7 +69,9 @@ class Optimizer:
         to a ``Hyper`` attribute of the class (which checks it), and its state tables and
         counters set to None and 0 as the book does, after ``super().__init__()``;
       * ``update(self, params, grads)``: ``self._apply(params, grads, kernel, twin, *scalars)``
-        with its kernel from kernels/optim.py, its NumPy twin and the kernel's scalars;
+        with ``kernel`` a function returning its kernel from kernels/optim.py (called only
+        when an array entry needs it: scalar params run on the twin and load no Numba), its
+        NumPy twin and the kernel's scalars;
     and declares ``state_names``, its per-key state tables in the kernel's argument order (each
     maps a params key to an array like that entry), and ``counters``, the step counts it keeps
     (e.g. ("iter",) for Adam); state_dict() saves both. ``train_lr`` is the learning rate
@@ -242,13 +244,13 @@ class Optimizer:
         raise NotImplementedError
 
     def _apply(self, params, grads, kernel, twin, *scalars):
-        """Check every entry (a rejected call changes nothing), then run ``kernel(p, g, *state,
-        *scalars)`` (the state arrays in ``state_names`` order) on each: C-contiguous arrays as
-        flat views on ``kernel`` (``twin`` on the numpy backend), other layouts on ``twin`` in
-        place, numbers on ``twin`` in float64 (the result replaces the params entry). The
-        scalars are cast to each entry's dtype."""
+        """Check every entry (a rejected call changes nothing), then run ``kernel()(p, g,
+        *state, *scalars)`` (the state arrays in ``state_names`` order) on each: C-contiguous
+        arrays as flat views on ``kernel()`` (``twin`` on the numpy backend), other layouts on
+        ``twin`` in place, numbers on ``twin`` in float64 (the result replaces the params
+        entry). The scalars are cast to each entry's dtype."""
         if backend.name_in_use == "numpy":
-            kernel = twin
+            kernel = lambda: twin  # noqa: E731
         typed = {}
         for key, p, g, is_number in self._checked(params, grads):
             if is_number:
@@ -261,7 +263,7 @@ class Optimizer:
                 typed[p.dtype] = tuple(p.dtype.type(s) for s in scalars)
             arrays, flat = self._views_of(key, p)
             if flat is not None:
-                kernel(flat[0], g.reshape(-1), *flat[1:], *typed[p.dtype])
+                kernel()(flat[0], g.reshape(-1), *flat[1:], *typed[p.dtype])
             else:
                 twin(arrays[0], g, *arrays[1:], *typed[p.dtype])
 
@@ -277,7 +279,7 @@ class SGD(Optimizer):
         self.lr = lr
 
     def update(self, params, grads):
-        self._apply(params, grads, _kernels().sgd, twins.sgd, self.lr)
+        self._apply(params, grads, lambda: _kernels().sgd, twins.sgd, self.lr)
 
 
 class Momentum(Optimizer):
@@ -294,7 +296,7 @@ class Momentum(Optimizer):
         self.v = None
 
     def update(self, params, grads):
-        self._apply(params, grads, _kernels().momentum, twins.momentum, self.lr, self.momentum)
+        self._apply(params, grads, lambda: _kernels().momentum, twins.momentum, self.lr, self.momentum)
 
 
 class Nesterov(Momentum):
@@ -302,7 +304,7 @@ class Nesterov(Momentum):
     and state: p += momentum^2 * v; p -= (1 + momentum) * lr * g; then v = momentum * v - lr * g."""
 
     def update(self, params, grads):
-        self._apply(params, grads, _kernels().nesterov, twins.nesterov, self.lr, self.momentum)
+        self._apply(params, grads, lambda: _kernels().nesterov, twins.nesterov, self.lr, self.momentum)
 
 
 class AdaGrad(Optimizer):
@@ -317,7 +319,7 @@ class AdaGrad(Optimizer):
         self.h = None
 
     def update(self, params, grads):
-        self._apply(params, grads, _kernels().adagrad, twins.adagrad, self.lr, OPTIMIZER_EPS)
+        self._apply(params, grads, lambda: _kernels().adagrad, twins.adagrad, self.lr, OPTIMIZER_EPS)
 
 
 class RMSprop(Optimizer):
@@ -335,7 +337,7 @@ class RMSprop(Optimizer):
         self.h = None
 
     def update(self, params, grads):
-        self._apply(params, grads, _kernels().rmsprop, twins.rmsprop, self.lr, self.decay_rate,
+        self._apply(params, grads, lambda: _kernels().rmsprop, twins.rmsprop, self.lr, self.decay_rate,
                     OPTIMIZER_EPS)
 
 
@@ -362,7 +364,7 @@ class Adam(Optimizer):
     def update(self, params, grads):
         step = self.iter + 1
         lr_t = self.lr * np.sqrt(1.0 - self.beta2 ** step) / (1.0 - self.beta1 ** step)
-        self._apply(params, grads, _kernels().adam, twins.adam, lr_t, self.beta1, self.beta2,
+        self._apply(params, grads, lambda: _kernels().adam, twins.adam, lr_t, self.beta1, self.beta2,
                     OPTIMIZER_EPS)
         self.iter = step
 

@@ -244,3 +244,18 @@ def test_path_settings_are_read_at_each_call(monkeypatch, tmp_path):
     assert settings.data_dir() is None
     monkeypatch.setenv(settings.MNIST_MIRROR, "http://a/, http://b/")
     assert settings.mirrors(settings.MNIST_MIRROR) == ["http://a/", "http://b/"]
+
+
+def test_optimizers_on_scalar_params_load_no_numba():
+    """ch06/optimizer_compare_naive.py's use: every optimizer updating Python numbers runs the
+    NumPy twins and never imports the kernels (Numba)."""
+    out = _run("""
+    import json, sys
+    from fastscratch.optimizer import OPTIMIZERS
+    for cls in OPTIMIZERS.values():
+        params, grads = {"x": -7.0, "y": 2.0}, {"x": 0.1, "y": -0.4}
+        for _ in range(3):
+            cls().update(params, grads)
+    print(json.dumps(sorted(m for m in ("numba", "scipy") if m in sys.modules)))
+    """)
+    assert out == []
