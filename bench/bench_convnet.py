@@ -309,8 +309,9 @@ def main(argv=None):
     """Run every case in its own process, print the table and ratios, check the ceilings
     (bench/ratios.json, keys 'process:*'); exit status 1 if any ratio is above its ceiling."""
     import argparse
-    import fnmatch
     import json
+
+    from fastscratch.benchtools.check import above_ceilings
     p = argparse.ArgumentParser(description=main.__doc__)
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--threads", default="1,2", help="thread counts (default 1,2)")
@@ -324,14 +325,7 @@ def main(argv=None):
     threads = [int(n) for n in args.threads.split(",")]
     out = run_all(threads, args.rounds, args.steps, not args.no_inference)
     out["ratios"] = ratios(out)
-    ceilings = json.loads((REPO / "bench" / "ratios.json").read_text())["ceilings"]
-    above = []
-    for key, value in sorted(out["ratios"].items()):
-        limit = min((c for pat, c in ceilings.items() if fnmatch.fnmatchcase(key, pat)),
-                    default=None)
-        print(f"{key:58s} {value:6.2f}" + ("" if limit is None else f"  ceiling {limit}"))
-        if limit is not None and value > limit:
-            above.append(key)
+    above = above_ceilings(out["ratios"], REPO / "bench" / "ratios.json", sys.stdout)
     if args.out:
         Path(args.out).write_text(json.dumps(out, indent=1))
     print(f"{len(above)} above ceiling" + (": " + ", ".join(above) if above else ""))
