@@ -7,7 +7,8 @@ For each script (default: all of ch01-ch08 but the modules other scripts import)
 copy of the book with the MNIST files in its dataset/, two processes from the script's folder:
 the book's own (``python SCRIPT.py``, NumPy's global RNG seeded first, MPLBACKEND=Agg) and
 fastscratch's (``python -m fastscratch run --seed N SCRIPT.py``). The wall time of each whole
-process is measured (best of --repeat), and the printed numbers compared (1e-6 relative).
+process is measured (best of --repeat), and the printed numbers compared (1e-6 relative); the
+load column is the 1-minute load average when the script's row started.
 --short [SCRIPT ...] applies fastscratch.benchtools.book_copy.SHORT's edits (fewer
 iterations) to both sides of the named scripts (of all, without names); --one-epoch runs
 ch07/train_convnet.py and ch08/train_deepnet.py on all the data for one of their 20 epochs
@@ -56,7 +57,7 @@ def run_both(root, script, seed, repeat, timeout):
     sides = {"book": [sys.executable, "-c", BOOK_RUN, str(seed), name],
              "fastscratch": [sys.executable, "-m", "fastscratch", "run", "--seed", str(seed),
                              name]}
-    record = {"script": script}
+    record = {"script": script, "load": os.getloadavg()[0]}
     outs = {}
     for _ in range(repeat):  # interleaved, so that a change of load hits both sides
         for side, cmd in sides.items():
@@ -75,8 +76,8 @@ def run_both(root, script, seed, repeat, timeout):
 
 
 def table(records):
-    lines = ["| script | book (s) | fastscratch (s) | speed-up | numbers identical |",
-             "|---|---|---|---|---|"]
+    lines = ["| script | book (s) | fastscratch (s) | speed-up | numbers identical | load |",
+             "|---|---|---|---|---|---|"]
     for r in records:
         b, f = r["book"], r["fastscratch"]
         speed = f"{b['seconds'] / f['seconds']:.2f}x" if b["exit"] == f["exit"] == 0 else "-"
@@ -85,7 +86,7 @@ def table(records):
             f"error: {f['error'] or b['error'] or f['exit']}"
         label = f" ({r['short']})" if r["short"] else ""
         lines.append(f"| {r['script']}{label} | {b['seconds']:.2f} | "
-                     f"{f['seconds']:.2f} | {speed} | {same} |")
+                     f"{f['seconds']:.2f} | {speed} | {same} | {r['load']:.1f} |")
     return "\n".join(lines) + "\n"
 
 
