@@ -184,9 +184,9 @@ def test_pooling_refuses_images_smaller_than_the_window():
         Pooling(3, 3).forward(np.ones((1, 1, 2, 5)))
 
 
-def test_the_network_walk_fuses_convolution_and_relu(backend_name, rng):
+def test_the_network_walk_fuses_convolution_relu_and_pooling(backend_name, rng):
     """A SimpleConvNet-like stack through fusion.plan's steps equals the same layers called
-    one by one through their public forward/backward."""
+    one by one through their public forward/backward, the fused layers' attributes too."""
     from collections import OrderedDict
 
     from fastscratch.fusion import plan
@@ -202,7 +202,7 @@ def test_the_network_walk_fuses_convolution_and_relu(backend_name, rng):
     walked, called = stack(), stack()
     steps = plan(walked)
     assert [(type(s.layer).__name__, [type(f).__name__ for f in s.fused]) for s in steps] == \
-        [("Convolution", ["Relu"]), ("Pooling", []), ("Affine", [])]
+        [("Convolution", ["Relu", "Pooling"]), ("Affine", [])]
     out = x
     for step in steps:
         out = step.forward(out, True)
@@ -217,6 +217,8 @@ def test_the_network_walk_fuses_convolution_and_relu(backend_name, rng):
         g = layer.backward(g)
     _close(out, h)
     np.testing.assert_array_equal(walked["relu1"].mask, called["relu1"].mask)
+    np.testing.assert_array_equal(walked["pool"].x, called["pool"].x)
+    np.testing.assert_array_equal(walked["pool"].arg_max, called["pool"].arg_max)
     for key in ("conv", "affine"):
         _close(walked[key].dW, called[key].dW)
         _close(walked[key].db, called[key].db)

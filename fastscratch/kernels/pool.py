@@ -1,11 +1,54 @@
 """Max pooling over pool_h x pool_w windows, in parallel over the images; the window index of
 each maximum is kept in the book's layout for the backward pass. The nets' 2x2 windows without
 padding take an unrolled path (3x faster than the general loops over the window)."""
+import numpy as np
 from numba import prange
 
 from .._jit import inline, kernel
+from ._common import activate_grad
 
 __all__ = ["pool_forward", "pool_backward"]
+
+
+@inline
+def max2x2_rows(y, ys, out, codes):
+    """out[c, i, j] = the maximum of the 2x2 window at rows 2i, 2i + 1 and columns 2j, 2j + 1
+    of y (C, L) (row r at r * ys), and codes[c, i, j] = the window index 0..3 of its
+    first maximum (row-major, the book's arg_max); out (C, OH, OW), codes (C, OH, OW) uint8.
+    Branch-free selects, so the loop over j vectorizes."""
+    c_, oh_, ow_ = out.shape
+    for c in range(c_):
+        for i in range(oh_):
+            r0 = 2 * i * ys
+            r1 = r0 + ys
+            for j in range(ow_):
+                a, b = y[c, r0 + 2 * j], y[c, r0 + 2 * j + 1]
+                d, e = y[c, r1 + 2 * j], y[c, r1 + 2 * j + 1]
+                right_top, right_bottom = b > a, e > d
+                top = b if right_top else a
+                bottom = e if right_bottom else d
+                low = bottom > top
+                out[c, i, j] = bottom if low else top
+                codes[c, i, j] = np.uint8(2 + right_bottom) if low else np.uint8(right_top)
+
+
+@inline
+def scatter2x2_rows(dout, y, codes, act, zero, one, g, gs):
+    """The adjoint of max2x2_rows through act: g's window entry codes[c, i, j] = dout[c, i, j]
+    * act'(given its output y[c, i, j]), its 3 other entries 0; dout, y, codes (C, OH, OW),
+    g (C, L) (row r at r * gs). Entries outside every window are left as they are."""
+    c_, oh_, ow_ = dout.shape
+    for c in range(c_):
+        for i in range(oh_):
+            r0 = 2 * i * gs
+            r1 = r0 + gs
+            for j in range(ow_):
+                v = activate_grad(dout[c, i, j], y[c, i, j], act, zero, one)
+                k = codes[c, i, j]
+                g[c, r0 + 2 * j] = v if k == 0 else zero
+                g[c, r0 + 2 * j + 1] = v if k == 1 else zero
+                g[c, r1 + 2 * j] = v if k == 2 else zero
+                g[c, r1 + 2 * j + 1] = v if k == 3 else zero
 
 
 @inline
