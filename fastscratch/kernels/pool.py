@@ -13,23 +13,25 @@ __all__ = ["pool_forward", "pool_backward"]
 @inline
 def max2x2_rows(y, ys, out, codes):
     """out[c, i, j] = the maximum of the 2x2 window at rows 2i, 2i + 1 and columns 2j, 2j + 1
-    of y (C, L) (row r at r * ys), and codes[c, i, j] = the window index 0..3 of its
-    first maximum (row-major, the book's arg_max); out (C, OH, OW), codes (C, OH, OW) uint8.
-    Branch-free selects, so the loop over j vectorizes."""
+    of y (C, L) (row r at r * ys), and codes[c, i, j] = the window index 0..3 of its first
+    maximum (row-major, the book's arg_max); out (C, OH, OW), codes (C, OH, OW) uint8.
+    Branch-free selects on row slices (indices known to be >= 0), so the loop over j
+    vectorizes."""
     c_, oh_, ow_ = out.shape
     for c in range(c_):
         for i in range(oh_):
             r0 = 2 * i * ys
-            r1 = r0 + ys
+            upper, lower = y[c, r0:r0 + 2 * ow_], y[c, r0 + ys:r0 + ys + 2 * ow_]
+            out_i, codes_i = out[c, i], codes[c, i]
             for j in range(ow_):
-                a, b = y[c, r0 + 2 * j], y[c, r0 + 2 * j + 1]
-                d, e = y[c, r1 + 2 * j], y[c, r1 + 2 * j + 1]
+                a, b = upper[2 * j], upper[2 * j + 1]
+                d, e = lower[2 * j], lower[2 * j + 1]
                 right_top, right_bottom = b > a, e > d
                 top = b if right_top else a
                 bottom = e if right_bottom else d
                 low = bottom > top
-                out[c, i, j] = bottom if low else top
-                codes[c, i, j] = np.uint8(2 + right_bottom) if low else np.uint8(right_top)
+                out_i[j] = bottom if low else top
+                codes_i[j] = np.uint8(2 + right_bottom) if low else np.uint8(right_top)
 
 
 @inline
@@ -41,14 +43,15 @@ def scatter2x2_rows(dout, y, codes, act, zero, one, g, gs):
     for c in range(c_):
         for i in range(oh_):
             r0 = 2 * i * gs
-            r1 = r0 + gs
+            upper, lower = g[c, r0:r0 + 2 * ow_], g[c, r0 + gs:r0 + gs + 2 * ow_]
+            dout_i, y_i, codes_i = dout[c, i], y[c, i], codes[c, i]
             for j in range(ow_):
-                v = activate_grad(dout[c, i, j], y[c, i, j], act, zero, one)
-                k = codes[c, i, j]
-                g[c, r0 + 2 * j] = v if k == 0 else zero
-                g[c, r0 + 2 * j + 1] = v if k == 1 else zero
-                g[c, r1 + 2 * j] = v if k == 2 else zero
-                g[c, r1 + 2 * j + 1] = v if k == 3 else zero
+                v = activate_grad(dout_i[j], y_i[j], act, zero, one)
+                k = codes_i[j]
+                upper[2 * j] = v if k == 0 else zero
+                upper[2 * j + 1] = v if k == 1 else zero
+                lower[2 * j] = v if k == 2 else zero
+                lower[2 * j + 1] = v if k == 3 else zero
 
 
 @inline
