@@ -54,19 +54,18 @@ def _backward_work(dout, y, act, x, W, stride, pad, *rest):
 
 
 @inline
-def epilogue(z, zs, b, act, zero, one, y, ys, oh_, ow_):
-    """y[f, oh ys + ow] = act(z[f, oh zs + ow] + b[f]): one image's products z (FN, ...) with
-    rows of zs positions into its activations y (FN, ...), rows of ys (y may be z when ys == zs);
-    the OH x OW positions only."""
+def epilogue(z, zs, b, act, zero, one, y, oh_, ow_):
+    """y[f, oh OW + ow] = act(z[f, oh zs + ow] + b[f]): one image's products z (FN, ...) with
+    rows of zs positions into its activations y (FN, OH*OW) (y may be z when zs == OW)."""
     for f in range(z.shape[0]):
         bias = b[f]
-        if zs == ow_ and ys == ow_:
+        if zs == ow_:
             for p in range(oh_ * ow_):
                 y[f, p] = activate(z[f, p] + bias, act, zero, one)
             continue
         for oh in range(oh_):
             for ow in range(ow_):
-                y[f, oh * ys + ow] = activate(z[f, oh * zs + ow] + bias, act, zero, one)
+                y[f, oh * ow_ + ow] = activate(z[f, oh * zs + ow] + bias, act, zero, one)
 
 
 @inline
@@ -208,11 +207,10 @@ def lane_sum(v, lanes):
 def conv_forward(x, W, b, stride, pad, act, out, pooled=None, codes=None):
     """out = act(conv(x, W) + b); x (N, C, H, W), W (FN, C, FH, FW), b (FN,),
     out (N, FN, OH, OW). With pooled and codes (N, FN, OH // 2, OW // 2), codes uint8: also the
-    2x2 stride-2 max pool of out and the window index (0..3) of each first maximum; out may then
-    have N = 0 (not written). Each image's products go through a scratch while it is used."""
-    n_, c_, h, w = x.shape
-    fn_, oh_, ow_ = out.shape[1], out.shape[2], out.shape[3]
-    keep_out = out.shape[0] > 0
+    2x2 stride-2 max pool of out and the window index (0..3) of each first maximum. Each
+    image's products go through a scratch while it is used."""
+    n_, fn_, oh_, ow_ = out.shape
+    c_, h, w = x.shape[1], x.shape[2], x.shape[3]
     fh_, fw_ = W.shape[2], W.shape[3]
     k_, p_ = c_ * fh_ * fw_, oh_ * ow_
     hp, wp = h + 2 * pad, w + 2 * pad
@@ -228,7 +226,6 @@ def conv_forward(x, W, b, stride, pad, act, out, pooled=None, codes=None):
         xp = np.zeros((0 if shifts else c_, hp, wp), out.dtype)
         xf = np.zeros((c_ if shifts else 0, hp * wp + fw_ - 1), out.dtype)
         zw = np.empty((fn_ if shifts else 0, oh_ * wp), out.dtype)
-        zc = np.empty((0 if shifts or keep_out else fn_, p_), out.dtype)
         for n in block_rows(blk, nb, n_):
             if shifts:
                 flat_pad(x[n], pad, xf, True)
@@ -242,12 +239,12 @@ def conv_forward(x, W, b, stride, pad, act, out, pooled=None, codes=None):
             else:
                 pad_into(x[n], pad, xp)
                 patches(xp, fh_, fw_, stride, oh_, ow_, col, True)
-                z, zs = out[n].reshape(fn_, p_) if keep_out else zc, ow_
+                z, zs = out[n].reshape(fn_, p_), ow_
                 gemm(w_mat, False, col, False, z)
-            y, ys = (out[n].reshape(fn_, p_), ow_) if keep_out else (z, zs)
-            epilogue(z, zs, b, act, zero, one, y, ys, oh_, ow_)
+            y = out[n].reshape(fn_, p_)
+            epilogue(z, zs, b, act, zero, one, y, oh_, ow_)
             if codes is not None:
-                max2x2_rows(y, ys, pooled[n], codes[n])
+                max2x2_rows(y, ow_, pooled[n], codes[n])
 
 
 @kernel(work=_backward_work, parallel_min=PRODUCT_PARALLEL_MIN)

@@ -12,19 +12,16 @@ __all__ = ["conv_forward", "conv_backward"]
 def conv_forward(x, W, b, stride, pad, act, out, pooled=None, codes=None):
     """out = act(conv(x, W) + b); x (N, C, H, W), W (FN, C, FH, FW), b (FN,),
     out (N, FN, OH, OW). With pooled and codes (N, FN, OH // 2, OW // 2), codes uint8: also the
-    book's 2x2 stride-2 max pool of out, codes its arg_max in (N, FN, OH // 2, OW // 2) order;
-    out may then have N = 0 (not written)."""
+    book's 2x2 stride-2 max pool of out, codes its arg_max in (N, FN, OH // 2, OW // 2)
+    order."""
     n, fn = x.shape[0], W.shape[0]
     oh, ow = out.shape[2:]
     patches = im2col(x, W.shape[2], W.shape[3], stride, pad)  # (N*OH*OW, C*FH*FW)
     z = np.dot(patches, W.reshape(fn, -1).T) + b
-    y = np.empty((n, fn, oh, ow), out.dtype)
-    act_forward(z.reshape(n, oh, ow, fn).transpose(0, 3, 1, 2), act, y)
-    if out.shape[0]:
-        out[...] = y
+    act_forward(z.reshape(n, oh, ow, fn).transpose(0, 3, 1, 2), act, out)
     if codes is not None:
         arg_max = np.empty(pooled.size, np.intp)
-        pool_forward(y, 2, 2, 2, 0, pooled, arg_max)
+        pool_forward(out, 2, 2, 2, 0, pooled, arg_max)
         codes[...] = arg_max.reshape(n, oh // 2, ow // 2, fn).transpose(0, 3, 1, 2)
 
 
