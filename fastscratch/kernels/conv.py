@@ -56,16 +56,21 @@ def _backward_work(dout, y, act, x, W, stride, pad, *rest):
 @inline
 def epilogue(z, zs, b, act, zero, one, y, oh_, ow_):
     """y[f, oh OW + ow] = act(z[f, oh zs + ow] + b[f]): one image's products z (FN, ...) with
-    rows of zs positions into its activations y (FN, OH*OW) (y may be z when zs == OW)."""
+    rows of zs positions into its activations y (FN, OH*OW), another array."""
     for f in range(z.shape[0]):
         bias = b[f]
-        if zs == ow_:
-            for p in range(oh_ * ow_):
-                y[f, p] = activate(z[f, p] + bias, act, zero, one)
-            continue
         for oh in range(oh_):
             for ow in range(ow_):
                 y[f, oh * ow_ + ow] = activate(z[f, oh * zs + ow] + bias, act, zero, one)
+
+
+@inline
+def epilogue_in_place(z, b, act, zero, one):
+    """z[f, p] = act(z[f, p] + b[f]): one image's products (FN, OH*OW) into its activations."""
+    for f in range(z.shape[0]):
+        bias = b[f]
+        for p in range(z.shape[1]):
+            z[f, p] = activate(z[f, p] + bias, act, zero, one)
 
 
 @inline
@@ -73,6 +78,12 @@ def prologue(dout, y, act, zero, one, g, gs):
     """g[f, oh gs + ow] = dout[f, oh, ow] act'(given its output y[f, oh, ow]): one image's
     gradient (FN, OH, OW) through act into the products' operand g (FN, ...), rows of gs."""
     fn_, oh_, ow_ = dout.shape
+    if gs == ow_:  # one run over each filter's positions
+        d, v = dout.reshape(fn_, oh_ * ow_), y.reshape(fn_, oh_ * ow_)
+        for f in range(fn_):
+            for p in range(oh_ * ow_):
+                g[f, p] = activate_grad(d[f, p], v[f, p], act, zero, one)
+        return
     for f in range(fn_):
         for oh in range(oh_):
             for ow in range(ow_):
@@ -235,14 +246,14 @@ def conv_forward(x, W, b, stride, pad, act, out, pooled=None, codes=None):
                         gemm(taps[t], False, view, False, zw)
                     else:
                         gemm_add(taps[t], False, view, False, zw)
-                z, zs = zw, wp
+                epilogue(zw, wp, b, act, zero, one, out[n].reshape(fn_, p_), oh_, ow_)
             else:
                 pad_into(x[n], pad, xp)
                 patches(xp, fh_, fw_, stride, oh_, ow_, col, True)
-                z, zs = out[n].reshape(fn_, p_), ow_
+                z = out[n].reshape(fn_, p_)
                 gemm(w_mat, False, col, False, z)
+                epilogue_in_place(z, b, act, zero, one)
             y = out[n].reshape(fn_, p_)
-            epilogue(z, zs, b, act, zero, one, y, oh_, ow_)
             if codes is not None:
                 max2x2_rows(y, ow_, pooled[n], codes[n])
 
