@@ -2,8 +2,8 @@
 (ch08/deep_convnet.py), with the book's constructors, ``params``, ``layers`` and methods.
 
 Their passes run the same fused walk as the dense nets (``network.LayeredNet``): each
-Convolution and Affine takes the Relu after it into its own kernel (``fusion.plan``), and the
-first layer's dx is skipped.
+Convolution and Affine takes the Relu after it into its own kernel (``fusion.plan``), a
+Convolution the 2x2 Pooling after that too, and the first layer's dx is skipped.
 Images are (N, C, H, W) as ``input_dim`` says (``load_mnist(flatten=False)``), cast to the
 net's ``dtype``. ``load_params`` reads the book's pickled files without running pickle code
 (``safe_pickle``).

@@ -1,5 +1,6 @@
 """What runs as one kernel in a net's walk: the one place that looks at consecutive layers and
-decides which fuse (Affine, BatchNormalization or Convolution with the activation after it).
+decides which fuse (Affine, BatchNormalization or Convolution with the activation after it,
+Convolution also with the Pooling after that).
 
 ``plan(layers)`` turns a net's ``layers`` into ``Step``s. A layer whose class declares
 ``fuses`` (``layers.Layer``) takes the layers after it that match those kinds, in order, into

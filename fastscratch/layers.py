@@ -323,86 +323,15 @@ def _out_size(size, window, stride, pad):
     return (size + 2 * pad - window) // stride + 1
 
 
-class Convolution(Layer):
-    """out = conv(x, W) + b over images x (N, C, H, W) with filters W (FN, C, FH, FW), b (FN,)
-    (or a number, as the book's ch07/apply_filter.py passes: stored as FN copies):
-    out (N, FN, OH, OW), OH = (H + 2 pad - FH) // stride + 1. A following Relu or Sigmoid can
-    be fused (``act``), as for Affine.
-
-    ``col`` is the book's patch matrix (N*OH*OW, C*FH*FW) of the last input, made from ``x``
-    on first access (the kernels make each image's patches in a scratch and do not keep them);
-    ``col_W`` is W.reshape(FN, -1).T as in the book.
-    """
-
-    fuses = (Activation,)
-    param_names = ("W", "b")
-    decayed = ("W",)
-
-    def __init__(self, W, b, stride=1, pad=0):
-        self.W = validation.filter_param("W", W)
-        self.b = validation.bias_param("b", b, W.shape[0], W.dtype)
-        self.stride = validation.positive_int("stride", stride)
-        self.pad = validation.positive_int("pad", pad, least=0)
-        self.x = None
-        self._train_x = None  # x of the last training-mode forward, for backward
-        self._col = None
-        self.col_W = None
-        self.dW = None
-        self.db = None
-
-    @property
-    def col(self):
-        """The book's im2col matrix of the last forward input, (N*OH*OW, C*FH*FW)."""
-        if self._col is None and self.x is not None:
-            self._col = im2col(self.x, self.W.shape[2], self.W.shape[3], self.stride, self.pad)
-        return self._col
-
-    def forward(self, x):
-        x = validation.images("x", x, self.W.shape[2:], self.pad, self.W.shape[1],
-                              self.W.dtype)
-        return self.forward_unchecked(x, True)
-
-    def backward(self, dout):
-        validation.forward_done(self, "_train_x", "training-mode ")
-        n, _, h, w = self.x.shape
-        shape = (n, self.W.shape[0], _out_size(h, self.W.shape[2], self.stride, self.pad),
-                 _out_size(w, self.W.shape[3], self.stride, self.pad))
-        return self.backward_unchecked(validation.gradient_in(dout, shape, self.W.dtype))
-
-    def forward_unchecked(self, x, train_flg=True, act=None):
-        """act(conv(x, W) + b) for checked x; ``act`` is the following activation layer or
-        None. Backward is allowed after a training-mode forward only."""
-        W = np.ascontiguousarray(self.W)
-        fn, c, fh, fw = W.shape
-        n, _, h, w = x.shape
-        oh = _out_size(h, fh, self.stride, self.pad)
-        ow = _out_size(w, fw, self.stride, self.pad)
-        out = np.empty((n, fn, oh, ow), dtype=W.dtype)
-        backend.ops.conv_forward(x, W, self.b, self.stride, self.pad, _code(act), out)
-        self.x = x
-        self._train_x = x if train_flg else None
-        self._col = None
-        self.col_W = self.W.reshape(fn, -1).T
-        return _held(act, out)
-
-    def backward_unchecked(self, dout, act=None, need_dx=True):
-        """Gradients through ``act`` (or None) and this layer: sets dW and db, returns dx (None
-        when not ``need_dx``)."""
-        W = np.ascontiguousarray(self.W)
-        dtype = W.dtype
-        self.dW = np.empty(W.shape, dtype=dtype)
-        self.db = np.empty(W.shape[0], dtype=dtype)
-        dx = np.empty(self.x.shape, dtype=dtype) if need_dx else None
-        backend.ops.conv_backward(dout, dout if act is None else act.out, _code(act),
-                                  self._train_x, W, self.stride, self.pad, self.dW, self.db, dx)
-        return dx
-
-
 class Pooling(Layer):
     """Max pooling of x (N, C, H, W) over pool_h x pool_w windows: out (N, C, OH, OW) with
     OH = (H + 2 pad - pool_h) // stride + 1. Padding counts as zeros, as in the book's im2col.
     (The book computes OH without pad and so fails at a reshape for most pad > 0; where it runs,
-    the results agree.) ``arg_max`` is the book's: each window's first maximum, (N*OH*OW*C,)."""
+    the results agree.) ``arg_max`` is the book's: each window's first maximum, (N*OH*OW*C,).
+
+    A 2x2 stride-2 pool without padding after a Convolution (and its activation) runs in the
+    convolution's kernel (``Convolution.forward_unchecked``), which keeps each maximum's window
+    index in (N, C, OH, OW) order; ``arg_max`` is made from it on first access."""
 
     def __init__(self, pool_h, pool_w, stride=1, pad=0):
         self.pool_h = validation.positive_int("pool_h", pool_h)
@@ -411,6 +340,29 @@ class Pooling(Layer):
         self.pad = validation.positive_int("pad", pad, least=0)
         self.x = None
         self.arg_max = None
+
+    @property
+    def arg_max(self):
+        """The book's arg_max of the last training-mode forward, (N*OH*OW*C,)."""
+        if self._arg_max is None and self._codes is not None:
+            self._arg_max = self._codes.transpose(0, 2, 3, 1).reshape(-1).astype(np.intp)
+        return self._arg_max
+
+    @arg_max.setter
+    def arg_max(self, arg_max):
+        self._arg_max, self._codes = arg_max, None
+
+    def fits_2x2(self, shape):
+        """Whether this pool over images of ``shape`` (N, C, H, W) is the 2x2 stride-2 pool
+        without padding that the convolution kernels fuse."""
+        return (self.pool_h, self.pool_w, self.stride, self.pad) == (2, 2, 2, 0) and \
+            min(shape[2:]) >= 2
+
+    def hold(self, x, codes):
+        """Keep the state of a forward over ``x`` that the convolution before it computed:
+        ``codes`` (N, C, OH, OW) the window index of each maximum (None in inference)."""
+        self.x = x
+        self._arg_max, self._codes = None, codes
 
     def forward(self, x):
         x = validation.images("x", x, (self.pool_h, self.pool_w), self.pad)
@@ -443,4 +395,103 @@ class Pooling(Layer):
         dx = np.empty(self.x.shape, dtype=dout.dtype)
         backend.ops.pool_backward(dout, self.arg_max, self.pool_h, self.pool_w, self.stride,
                                   self.pad, dx)
+        return dx
+
+
+class Convolution(Layer):
+    """out = conv(x, W) + b over images x (N, C, H, W) with filters W (FN, C, FH, FW), b (FN,)
+    (or a number, as the book's ch07/apply_filter.py passes: stored as FN copies):
+    out (N, FN, OH, OW), OH = (H + 2 pad - FH) // stride + 1. A following Relu or Sigmoid can
+    be fused (``act``), as for Affine.
+
+    ``col`` is the book's patch matrix (N*OH*OW, C*FH*FW) of the last input, made from ``x``
+    on first access (the kernels make each image's patches in a scratch and do not keep them);
+    ``col_W`` is W.reshape(FN, -1).T as in the book. A following 2x2 stride-2 Pooling (after the
+    activation) is fused too: the kernel returns the pooled output, and backward takes its
+    gradient.
+    """
+
+    fuses = (Activation, Pooling)
+    param_names = ("W", "b")
+    decayed = ("W",)
+
+    def __init__(self, W, b, stride=1, pad=0):
+        self.W = validation.filter_param("W", W)
+        self.b = validation.bias_param("b", b, W.shape[0], W.dtype)
+        self.stride = validation.positive_int("stride", stride)
+        self.pad = validation.positive_int("pad", pad, least=0)
+        self.x = None
+        self._train_x = None  # x of the last training-mode forward, for backward
+        self._col = None
+        self.col_W = None
+        self.dW = None
+        self.db = None
+        self._pooled = None  # the fused pool's output and codes, for backward
+        self._codes = None
+
+    @property
+    def col(self):
+        """The book's im2col matrix of the last forward input, (N*OH*OW, C*FH*FW)."""
+        if self._col is None and self.x is not None:
+            self._col = im2col(self.x, self.W.shape[2], self.W.shape[3], self.stride, self.pad)
+        return self._col
+
+    def forward(self, x):
+        x = validation.images("x", x, self.W.shape[2:], self.pad, self.W.shape[1],
+                              self.W.dtype)
+        return self.forward_unchecked(x, True)
+
+    def backward(self, dout):
+        validation.forward_done(self, "_train_x", "training-mode ")
+        n, _, h, w = self.x.shape
+        shape = (n, self.W.shape[0], _out_size(h, self.W.shape[2], self.stride, self.pad),
+                 _out_size(w, self.W.shape[3], self.stride, self.pad))
+        return self.backward_unchecked(validation.gradient_in(dout, shape, self.W.dtype))
+
+    def forward_unchecked(self, x, train_flg=True, act=None, pool=None):
+        """act(conv(x, W) + b) for checked x, pooled by ``pool`` if given; ``act`` and ``pool``
+        are the following activation and Pooling layers or None. Backward is allowed after a
+        training-mode forward only."""
+        W = np.ascontiguousarray(self.W)
+        fn, c, fh, fw = W.shape
+        n, _, h, w = x.shape
+        oh = _out_size(h, fh, self.stride, self.pad)
+        ow = _out_size(w, fw, self.stride, self.pad)
+        if pool is not None and not pool.fits_2x2((n, fn, oh, ow)):
+            return pool.forward_unchecked(self.forward_unchecked(x, train_flg, act), train_flg)
+        out = np.empty((n, fn, oh, ow), dtype=W.dtype)
+        self.x = x
+        self._train_x = x if train_flg else None
+        self._col = None
+        self.col_W = self.W.reshape(fn, -1).T
+        self._pooled = self._codes = None
+        if pool is None:
+            backend.ops.conv_forward(x, W, self.b, self.stride, self.pad, _code(act), out)
+            return _held(act, out)
+        pooled = np.empty((n, fn, oh // 2, ow // 2), dtype=W.dtype)
+        codes = np.empty(pooled.shape, dtype=np.uint8)
+        backend.ops.conv_forward(x, W, self.b, self.stride, self.pad, _code(act), out, pooled,
+                                 codes)
+        if train_flg:
+            self._pooled, self._codes = pooled, codes
+        pool.hold(_held(act, out), self._codes)
+        return pooled
+
+    def backward_unchecked(self, dout, act=None, pool=None, need_dx=True):
+        """Gradients through ``pool`` and ``act`` (each None or the layer) and this layer: sets
+        dW and db, returns dx (None when not ``need_dx``)."""
+        W = np.ascontiguousarray(self.W)
+        dtype = W.dtype
+        self.dW = np.empty(W.shape, dtype=dtype)
+        self.db = np.empty(W.shape[0], dtype=dtype)
+        dx = np.empty(self.x.shape, dtype=dtype) if need_dx else None
+        if pool is not None and self._codes is not None:  # the pool ran in the forward kernel
+            backend.ops.conv_backward(dout, dout if act is None else self._pooled, _code(act),
+                                      self._train_x, W, self.stride, self.pad, self.dW,
+                                      self.db, dx, self._codes)
+            return dx
+        if pool is not None:
+            dout = pool.backward_unchecked(dout)
+        backend.ops.conv_backward(dout, dout if act is None else act.out, _code(act),
+                                  self._train_x, W, self.stride, self.pad, self.dW, self.db, dx)
         return dx

@@ -62,6 +62,53 @@ def test_convolution_fused_with_relu_equals_the_books_two_layers(xs, ws, stride,
     _close(ours.dW, theirs.dW)
 
 
+# (x shape, W shape, stride, pad, pool (pool_h, pool_w, stride, pad)): SimpleConvNet's layers
+# (the pool runs in the conv kernel), an odd 7x7 output whose last row and column are in no
+# window (DeepConvNet's conv6), a 16-channel layer on shifted views, and pools that run apart
+# from the kernel (3x3; 2x2 at stride 1; 2x2 with padding) inside the same step.
+FUSED_CASES = [((3, 1, 28, 28), (30, 1, 5, 5), 1, 0, (2, 2, 2, 0)),
+               ((2, 3, 7, 7), (4, 3, 3, 3), 1, 1, (2, 2, 2, 0)),
+               ((2, 16, 9, 8), (16, 16, 3, 3), 1, 1, (2, 2, 2, 0)),
+               ((2, 3, 9, 9), (4, 3, 3, 3), 1, 1, (3, 3, 2, 0)),
+               ((2, 3, 7, 6), (4, 3, 3, 3), 1, 0, (2, 2, 1, 0)),
+               ((2, 3, 6, 6), (4, 3, 3, 3), 1, 1, (2, 2, 4, 1))]
+
+
+@pytest.mark.parametrize("act_name", ["Relu", "Sigmoid"])
+@pytest.mark.parametrize("xs,ws,stride,pad,pool_args", FUSED_CASES)
+def test_convolution_fused_with_activation_and_pooling_equals_the_books_three_layers(
+        xs, ws, stride, pad, pool_args, act_name, backend_name, rng):
+    """Convolution.forward_unchecked(x, True, act, pool) (as the walk calls it) equals the
+    book's Convolution, activation and Pooling; every layer's attributes are the book's. With
+    random data some windows are all 0 after the Relu (their arg_max is 0, as np.argmax's)."""
+    x, W, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    ours, act, pool = Convolution(W, b, stride, pad), getattr(layers, act_name)(), \
+        Pooling(*pool_args)
+    theirs, book_act = book.Convolution(W, b, stride, pad), getattr(book, act_name)()
+    book_pool = book.Pooling(*pool_args)
+    want = book_pool.forward(book_act.forward(theirs.forward(x)))
+    out = ours.forward_unchecked(x, True, act, pool)
+    assert out.shape == want.shape
+    _close(out, want)
+    _close(act.out, book_act.out if act_name == "Sigmoid" else theirs.forward(x) * ~book_act.mask)
+    if act_name == "Relu":
+        np.testing.assert_array_equal(act.mask, book_act.mask)
+    _close(pool.x, book_pool.x)
+    np.testing.assert_array_equal(pool.arg_max, book_pool.arg_max)
+    _close(ours.col, theirs.col)
+    dout = rng.standard_normal(want.shape)
+    dx = ours.backward_unchecked(dout, act, pool)
+    _close(dx, theirs.backward(book_act.backward(book_pool.backward(dout.copy()))))
+    _close(ours.dW, theirs.dW)
+    _close(ours.db, theirs.db)
+    assert ours.backward_unchecked(dout, act, pool, need_dx=False) is None
+    _close(ours.dW, theirs.dW)
+    inference = Convolution(W, b, stride, pad), getattr(layers, act_name)(), Pooling(*pool_args)
+    np.testing.assert_array_equal(inference[0].forward_unchecked(x, False, *inference[1:]), out)
+    assert inference[2].arg_max is None
+    _close(inference[2].x, pool.x)
+
+
 @pytest.mark.parametrize("xs,ph,pw,stride,pad", POOL_CASES)
 def test_pooling_equals_the_books(xs, ph, pw, stride, pad, backend_name, rng):
     x = rng.standard_normal(xs)
@@ -184,9 +231,9 @@ def test_pooling_refuses_images_smaller_than_the_window():
         Pooling(3, 3).forward(np.ones((1, 1, 2, 5)))
 
 
-def test_the_network_walk_fuses_convolution_and_relu(backend_name, rng):
+def test_the_network_walk_fuses_convolution_relu_and_pooling(backend_name, rng):
     """A SimpleConvNet-like stack through fusion.plan's steps equals the same layers called
-    one by one through their public forward/backward."""
+    one by one through their public forward/backward, the fused layers' attributes too."""
     from collections import OrderedDict
 
     from fastscratch.fusion import plan
@@ -202,7 +249,7 @@ def test_the_network_walk_fuses_convolution_and_relu(backend_name, rng):
     walked, called = stack(), stack()
     steps = plan(walked)
     assert [(type(s.layer).__name__, [type(f).__name__ for f in s.fused]) for s in steps] == \
-        [("Convolution", ["Relu"]), ("Pooling", []), ("Affine", [])]
+        [("Convolution", ["Relu", "Pooling"]), ("Affine", [])]
     out = x
     for step in steps:
         out = step.forward(out, True)
@@ -217,6 +264,8 @@ def test_the_network_walk_fuses_convolution_and_relu(backend_name, rng):
         g = layer.backward(g)
     _close(out, h)
     np.testing.assert_array_equal(walked["relu1"].mask, called["relu1"].mask)
+    np.testing.assert_array_equal(walked["pool"].x, called["pool"].x)
+    np.testing.assert_array_equal(walked["pool"].arg_max, called["pool"].arg_max)
     for key in ("conv", "affine"):
         _close(walked[key].dW, called[key].dW)
         _close(walked[key].db, called[key].db)

@@ -128,16 +128,21 @@ def _gradient_at_the_kinks_of(net64, net32, x, t):
     (OpenBLAS's Haswell sgemm under OPENBLAS_CORETYPE=Haswell against its AVX-512 one) then picks
     the other entry, and the gradient moves by that window's whole share. Both are exact
     gradients of their own side, so the float64 reference is taken on float32's side."""
-    from fastscratch.layers import Pooling, Relu
+    from fastscratch.layers import Convolution, Pooling, Relu
     net64._loss(*net64._inputs(x, t), True)
     def layers(net):  # SimpleConvNet keeps an OrderedDict, DeepConvNet a list (as the book)
         return list(net.layers.values()) if hasattr(net.layers, "values") else net.layers
+    def on_side(y64, y32):  # y64, ReLU on where y32 is
+        return np.where(y32 > 0, np.maximum(y64, np.finfo(y64.dtype).tiny), 0.0)
     for l64, l32 in zip(layers(net64), layers(net32)):
-        if isinstance(l64, Pooling):
+        if isinstance(l64, Convolution) and l64._codes is not None:
+            # a pool fused into the conv kernel: backward reads the codes and pooled values
+            l64._codes[...] = l32._codes
+            l64._pooled = on_side(l64._pooled, l32._pooled)
+        elif isinstance(l64, Pooling):
             l64.arg_max[...] = l32.arg_max
         elif isinstance(l64, Relu):
-            on = l32.out > 0
-            l64.out = np.where(on, np.maximum(l64.out, np.finfo(l64.out.dtype).tiny), 0.0)
+            l64.out = on_side(l64.out, l32.out)
     net64._backward()
     return net64._grads()
 

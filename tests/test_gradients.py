@@ -64,6 +64,20 @@ def test_convolution(act, stride, pad, backend_name, rng):
                  {"W": (layer.W, lambda: layer.dW), "b": (layer.b, lambda: layer.db)}, rng)
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 8, 6), (2, 16, 7, 9)],
+                         ids=["patches", "shifted-views"])
+@pytest.mark.parametrize("act", [None, Relu, Sigmoid])
+def test_convolution_fused_with_activation_and_pooling(act, shape, backend_name, rng):
+    """Convolution -> act -> Pooling(2, 2, 2) in the convolution's kernel, on both of its
+    paths; odd outputs (the last row or column in no window) on shifted views."""
+    layer = Convolution(rng.standard_normal((4, shape[1], 3, 3)), rng.standard_normal(4), 1, 1)
+    a, pool = act and act(), Pooling(2, 2, 2)
+    x = rng.standard_normal(shape)
+    _check_layer(lambda x: layer.forward_unchecked(x, True, a, pool),
+                 lambda d: layer.backward_unchecked(d, a, pool), x,
+                 {"W": (layer.W, lambda: layer.dW), "b": (layer.b, lambda: layer.db)}, rng)
+
+
 @pytest.mark.parametrize("pool,stride,pad", [((2, 2), 2, 0), ((3, 2), 1, 0), ((2, 3), 2, 1)])
 def test_pooling(pool, stride, pad, backend_name, rng):
     """Inputs 0.01 apart and away from 0, so no central difference crosses a change of the

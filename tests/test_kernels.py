@@ -267,7 +267,9 @@ def _float64_lines(fn, args):
     arithmetic or calls take them in (not shapes or sizes, so index and tiling arithmetic is
     left out)."""
     fresh = numba.njit(error_model="numpy")(fn)  # uncached, so the typing is done here
-    fresh.compile(tuple(numba.typeof(a) for a in args))
+    left_out = list(inspect.signature(fn).parameters.values())[len(args):]
+    fresh.compile(tuple(numba.typeof(a) for a in args) +
+                  tuple(nb.Omitted(p.default) for p in left_out))
     annotation = next(iter(fresh.overloads.values())).type_annotation
     typemap = annotation.typemap
     stmts = [stmt for block in annotation.blocks.values() for stmt in block.body
@@ -370,6 +372,74 @@ def _conv_case(name, dtype, geometry, rng, act, need_dx=True):
     return [r(n, c, oh, ow), arg_max, fh, fw, stride, pad, e(n, c, h, w)]
 
 
+# Convolution -> act -> Pooling(2, 2, stride 2) in one kernel (conv_forward's pooled and codes,
+# conv_backward's codes): even and odd outputs (odd: the last row or column is in no window, as
+# in the book's pool), on the patch matrix (C < 16, stride 2), on shifted views forward and
+# backward, and on shifted views forward only (7x7 outputs, backward on patches).
+POOLED_GEOMETRIES = [CONV_GEOMETRIES[0], CONV_GEOMETRIES[1], CONV_GEOMETRIES[2],
+                     CONV_GEOMETRIES[8], CONV_GEOMETRIES[10], (3, 16, 7, 7, 8, 3, 3, 1, 1)]
+POOLED_OPS = ["conv_forward", "conv_backward"]
+
+
+def _pooled_conv_case(name, dtype, geometry, rng, act, need_dx=True):
+    """Arguments for one call of a convolution op with the 2x2 stride-2 pool fused."""
+    n, c, h, w, fn, fh, fw, stride, pad = geometry
+    oh, ow = (h + 2 * pad - fh) // stride + 1, (w + 2 * pad - fw) // stride + 1
+    pooled_shape = (n, fn, oh // 2, ow // 2)
+    r = lambda *s: rng.standard_normal(s).astype(dtype)
+    e = lambda *s: np.full(s, np.nan, dtype=dtype)
+    x, W, b = r(n, c, h, w), r(fn, c, fh, fw), r(fn)
+    if name == "conv_forward":  # codes start out of range: each must be written
+        return [x, W, b, stride, pad, act, e(n, fn, oh, ow), e(*pooled_shape),
+                np.full(pooled_shape, 9, np.uint8)]
+    out, pooled = np.empty((n, fn, oh, ow), dtype), np.empty(pooled_shape, dtype)
+    codes = np.empty(pooled_shape, np.uint8)
+    reference.conv.conv_forward(x, W, b, stride, pad, act, out, pooled, codes)
+    dpool = r(*pooled_shape)
+    return [dpool, dpool if act == NONE else pooled, act, x, W, stride, pad, e(fn, c, fh, fw),
+            e(fn), e(n, c, h, w) if need_dx else None, codes]
+
+
+@pytest.mark.parametrize("twin", ["serial", "parallel"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("geometry", POOLED_GEOMETRIES, ids=lambda g: "x".join(map(str, g)))
+@pytest.mark.parametrize("name", POOLED_OPS)
+def test_pooled_conv_kernels_match_reference(name, geometry, dtype, twin, rng):
+    """As test_conv_kernels_match_reference, with the pool fused; inference and training
+    forward are the same call."""
+    for act in ACTS:
+        for need_dx in ([True, False] if name == "conv_backward" else [True]):
+            _compare(name, _pooled_conv_case(name, dtype, geometry, rng, act, need_dx), twin,
+                     dtype)
+
+
+def test_pooled_conv_kernels_equal_conv_then_pool_kernels(rng):
+    """The fused kernels give exactly what conv_forward then pool_forward give (and backward
+    pool_backward then conv_backward): the same operations in the same order."""
+    for geometry in POOLED_GEOMETRIES:
+        n, c, h, w, fn, fh, fw, stride, pad = geometry
+        for act in ACTS:
+            fwd = _pooled_conv_case("conv_forward", np.float64, geometry, rng, act)
+            kernels.conv.conv_forward(*fwd)
+            out, pooled, codes = fwd[6:]
+            alone = np.empty_like(pooled)
+            arg_max = np.empty(pooled.size, np.intp)
+            kernels.pool.pool_forward(fwd[6].copy(), 2, 2, 2, 0, alone, arg_max)
+            np.testing.assert_array_equal(pooled, alone)
+            np.testing.assert_array_equal(codes.transpose(0, 2, 3, 1).reshape(-1), arg_max)
+            dpool = rng.standard_normal(pooled.shape)
+            grads = [np.empty_like(fwd[1]), np.empty(fn), np.empty_like(fwd[0])]
+            kernels.conv.conv_backward(dpool, dpool if act == NONE else pooled, act, fwd[0],
+                                       fwd[1], stride, pad, *grads, codes)
+            dy = np.empty_like(out)
+            kernels.pool.pool_backward(dpool, arg_max, 2, 2, 2, 0, dy)
+            want = [np.empty_like(g) for g in grads]
+            kernels.conv.conv_backward(dy, dy if act == NONE else out, act, fwd[0], fwd[1],
+                                       stride, pad, *want)
+            for got, wanted in zip(grads, want):
+                np.testing.assert_array_equal(got, wanted)
+
+
 @pytest.mark.parametrize("twin", ["serial", "parallel"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("geometry", CONV_GEOMETRIES, ids=lambda g: "x".join(map(str, g)))
@@ -389,10 +459,12 @@ def test_conv_kernels_match_reference(name, geometry, dtype, twin, rng):
 
 @pytest.mark.parametrize("geometry", [CONV_GEOMETRIES[1], (2, 16, 12, 12, 4, 3, 3, 1, 1)],
                          ids=["patches", "shifted-views"])
-@pytest.mark.parametrize("name", CONV_OPS)
-def test_float32_conv_kernels_compute_in_float32(name, geometry):
+@pytest.mark.parametrize("name,pooled", [(name, False) for name in CONV_OPS] +
+                         [(name, True) for name in POOLED_OPS])
+def test_float32_conv_kernels_compute_in_float32(name, pooled, geometry):
     """The precision rule, as test_float32_kernels_compute_in_float32."""
-    args = _conv_case(name, np.float32, geometry, np.random.default_rng(0), SIGMOID)
+    case = _pooled_conv_case if pooled else _conv_case
+    args = case(name, np.float32, geometry, np.random.default_rng(0), SIGMOID)
     _assert_float32_arithmetic(name, args)
 
 
@@ -403,20 +475,23 @@ def test_conv_results_do_not_depend_on_thread_count(geometry):
     """The parallel twins on 1 and on every thread give bit-identical results."""
     import numba
     rng = np.random.default_rng(2)
-    cases = {name: _conv_case(name, np.float64, geometry, rng, RELU) for name in CONV_OPS}
+    cases = {(name, False): _conv_case(name, np.float64, geometry, rng, RELU)
+             for name in CONV_OPS}
+    cases.update({(name, True): _pooled_conv_case(name, np.float64, geometry, rng, RELU)
+                  for name in POOLED_OPS})
     results = []
     for n in (1, numba.config.NUMBA_NUM_THREADS):
         numba.set_num_threads(n)
         run = {}
-        for name, args in cases.items():
+        for (name, pooled), args in cases.items():
             args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
             getattr(_op(name), "parallel")(*args)
-            run[name] = [a for a in args if isinstance(a, np.ndarray)]
+            run[name, pooled] = [a for a in args if isinstance(a, np.ndarray)]
         results.append(run)
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    for name in CONV_OPS:
-        for got, want in zip(results[1][name], results[0][name]):
-            np.testing.assert_array_equal(got, want, err_msg=name)
+    for key in cases:
+        for got, want in zip(results[1][key], results[0][key]):
+            np.testing.assert_array_equal(got, want, err_msg=str(key))
 
 
 def _double(a):

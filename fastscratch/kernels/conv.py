@@ -12,7 +12,10 @@
   W^T @ dout scattered back by col2im. The patches are not kept: backward makes them again from
   x (cheaper than writing and reading them through memory).
 
-Bias + activation are fused around the products while the image is in cache.
+Bias + activation are fused around the products while the image is in cache, and so is a 2x2
+stride-2 max pool where one follows (``pooled``, ``codes``): forward pools each image's
+activations (keeping the window index of each maximum), backward scatters the pooled gradient
+through those indices and the activation straight into the product's operand.
 
 The kernels run in parallel over fixed blocks of images; each product is a single-threaded BLAS
 call (``gemm``) on the thread that owns the image. The weight and bias gradients are summed per
@@ -25,16 +28,67 @@ from .._jit import PRODUCT_PARALLEL_MIN, inline, kernel
 from ..constants import NONE
 from ._common import activate, activate_grad, add_blocks, block_rows, image_blocks
 from .gemm import gemm, gemm_add
+from .pool import max2x2_rows, scatter2x2_rows
 
 __all__ = ["conv_forward", "conv_backward"]
 
 
-def _forward_work(x, W, b, stride, pad, act, out):
-    return out.size * W[0].size  # multiply-adds
+@inline
+def out_size(size, window, stride, pad):
+    """Output positions along one axis."""
+    return (size + 2 * pad - window) // stride + 1
 
 
-def _backward_work(dout, y, act, x, W, *rest):
-    return dout.size * W[0].size
+def _work(x, W, stride, pad):
+    """Multiply-adds of the convolution of x with W."""
+    return (x.shape[0] * W.size * out_size(x.shape[2], W.shape[2], stride, pad)
+            * out_size(x.shape[3], W.shape[3], stride, pad))
+
+
+def _forward_work(x, W, b, stride, pad, *rest):
+    return _work(x, W, stride, pad)
+
+
+def _backward_work(dout, y, act, x, W, stride, pad, *rest):
+    return _work(x, W, stride, pad)
+
+
+@inline
+def epilogue(z, zs, b, act, zero, one, y, oh_, ow_):
+    """y[f, oh OW + ow] = act(z[f, oh zs + ow] + b[f]): one image's products z (FN, ...) with
+    rows of zs positions into its activations y (FN, OH*OW), another array."""
+    for f in range(z.shape[0]):
+        bias = b[f]
+        for oh in range(oh_):
+            for ow in range(ow_):
+                y[f, oh * ow_ + ow] = activate(z[f, oh * zs + ow] + bias, act, zero, one)
+
+
+@inline
+def epilogue_in_place(z, b, act, zero, one):
+    """z[f, p] = act(z[f, p] + b[f]): one image's products (FN, OH*OW) into its activations."""
+    for f in range(z.shape[0]):
+        bias = b[f]
+        for p in range(z.shape[1]):
+            z[f, p] = activate(z[f, p] + bias, act, zero, one)
+
+
+@inline
+def prologue(dout, y, act, zero, one, g, gs):
+    """g[f, oh gs + ow] = dout[f, oh, ow] act'(given its output y[f, oh, ow]): one image's
+    gradient (FN, OH, OW) through act into the products' operand g (FN, ...), rows of gs."""
+    fn_, oh_, ow_ = dout.shape
+    if gs == ow_:  # one run over each filter's positions
+        d, v = dout.reshape(fn_, oh_ * ow_), y.reshape(fn_, oh_ * ow_)
+        for f in range(fn_):
+            for p in range(oh_ * ow_):
+                g[f, p] = activate_grad(d[f, p], v[f, p], act, zero, one)
+        return
+    for f in range(fn_):
+        for oh in range(oh_):
+            for ow in range(ow_):
+                g[f, oh * gs + ow] = activate_grad(dout[f, oh, ow], y[f, oh, ow], act, zero,
+                                                   one)
 
 
 @inline
@@ -161,9 +215,11 @@ def lane_sum(v, lanes):
 
 
 @kernel(work=_forward_work, parallel_min=PRODUCT_PARALLEL_MIN)
-def conv_forward(x, W, b, stride, pad, act, out):
+def conv_forward(x, W, b, stride, pad, act, out, pooled=None, codes=None):
     """out = act(conv(x, W) + b); x (N, C, H, W), W (FN, C, FH, FW), b (FN,),
-    out (N, FN, OH, OW). Each image's products go through a scratch while it is used."""
+    out (N, FN, OH, OW). With pooled and codes (N, FN, OH // 2, OW // 2), codes uint8: also the
+    2x2 stride-2 max pool of out and the window index (0..3) of each first maximum. Each
+    image's products go through a scratch while it is used."""
     n_, fn_, oh_, ow_ = out.shape
     c_, h, w = x.shape[1], x.shape[2], x.shape[3]
     fh_, fw_ = W.shape[2], W.shape[3]
@@ -190,32 +246,29 @@ def conv_forward(x, W, b, stride, pad, act, out):
                         gemm(taps[t], False, view, False, zw)
                     else:
                         gemm_add(taps[t], False, view, False, zw)
-                for f in range(fn_):
-                    bias = b[f]
-                    for oh in range(oh_):
-                        for ow in range(ow_):
-                            out[n, f, oh, ow] = activate(zw[f, oh * wp + ow] + bias, act, zero,
-                                                         one)
+                epilogue(zw, wp, b, act, zero, one, out[n].reshape(fn_, p_), oh_, ow_)
             else:
                 pad_into(x[n], pad, xp)
                 patches(xp, fh_, fw_, stride, oh_, ow_, col, True)
                 z = out[n].reshape(fn_, p_)
                 gemm(w_mat, False, col, False, z)
-                for f in range(fn_):
-                    bias = b[f]
-                    for p in range(p_):
-                        z[f, p] = activate(z[f, p] + bias, act, zero, one)
+                epilogue_in_place(z, b, act, zero, one)
+            y = out[n].reshape(fn_, p_)
+            if codes is not None:
+                max2x2_rows(y, ow_, pooled[n], codes[n])
 
 
 @kernel(work=_backward_work, parallel_min=PRODUCT_PARALLEL_MIN)
-def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx):
+def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx, codes=None):
     """Through act (y its output; with NONE y is not read) and the convolution of x: dW, db
     and, unless dx is None, dx; dout, y (N, FN, OH, OW), x, dx (N, C, H, W), W, dW
-    (FN, C, FH, FW), db (FN,). Each image's views or patches are made again from x, in a
-    scratch; BLAS adds each image's dW into its block's partial sum."""
-    n_, fn_, oh_, ow_ = dout.shape
-    c_, h, w = x.shape[1], x.shape[2], x.shape[3]
-    fh_, fw_ = W.shape[2], W.shape[3]
+    (FN, C, FH, FW), db (FN,). With codes (conv_forward's): dout and y are the gradient and
+    the values of its pooled output (N, FN, OH // 2, OW // 2), routed to the maxima first. Each
+    image's views or patches are made again from x, in a scratch; BLAS adds each image's dW
+    into its block's partial sum."""
+    n_, c_, h, w = x.shape
+    fn_, fh_, fw_ = W.shape[0], W.shape[2], W.shape[3]
+    oh_, ow_ = out_size(h, fh_, stride, pad), out_size(w, fw_, stride, pad)
     k_, p_ = c_ * fh_ * fw_, oh_ * ow_
     hp, wp = h + 2 * pad, w + 2 * pad
     shifts = by_shifts(stride, c_, fw_, ow_, True)
@@ -233,7 +286,8 @@ def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx):
         gw = np.zeros((fn_ if shifts else 0, oh_ * wp), dW.dtype)
         xf = np.zeros((c_ if shifts else 0, hp * wp + fw_ - 1), dW.dtype)
         dxf = np.empty((c_ if shifts and dx is not None else 0, hp * wp + fw_ - 1), dW.dtype)
-        dz = np.empty((0 if act == NONE or shifts else fn_, p_), dW.dtype)
+        # the gradient through act (and the pool), zero outside the pool's windows
+        dz = np.zeros((0 if shifts or (act == NONE and codes is None) else fn_, p_), dW.dtype)
         col = np.empty((0 if shifts else k_, p_), dW.dtype)
         xp = np.zeros((0 if shifts else c_, hp, wp), dW.dtype)
         dcol = np.empty((k_ if scatter else 0, p_), dW.dtype)
@@ -241,22 +295,13 @@ def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx):
         lanes = np.empty(LANES, dW.dtype)
         for n in block_rows(blk, nb, n_):
             if shifts:
-                for f in range(fn_):
-                    for oh in range(oh_):
-                        for ow in range(ow_):
-                            g = dout[n, f, oh, ow]
-                            if act != NONE:
-                                g = activate_grad(g, y[n, f, oh, ow], act, zero, one)
-                            gw[f, oh * wp + ow] = g
-                g_n = gw
+                g_n, gs = gw, wp
             else:
-                g_n = dout[n].reshape(fn_, p_)
-                if act != NONE:
-                    y_n = y[n].reshape(fn_, p_)
-                    for f in range(fn_):
-                        for p in range(p_):
-                            dz[f, p] = activate_grad(g_n[f, p], y_n[f, p], act, zero, one)
-                    g_n = dz
+                g_n, gs = dout[n].reshape(fn_, p_) if dz.shape[0] == 0 else dz, ow_
+            if codes is not None:
+                scatter2x2_rows(dout[n], y[n], codes[n], act, zero, one, g_n, gs)
+            elif shifts or act != NONE:
+                prologue(dout[n], y[n], act, zero, one, g_n, gs)
             for f in range(fn_):
                 part_b[blk, f] += lane_sum(g_n[f], lanes)
             if shifts:

@@ -1,11 +1,57 @@
 """Max pooling over pool_h x pool_w windows, in parallel over the images; the window index of
 each maximum is kept in the book's layout for the backward pass. The nets' 2x2 windows without
 padding take an unrolled path (3x faster than the general loops over the window)."""
+import numpy as np
 from numba import prange
 
 from .._jit import inline, kernel
+from ._common import activate_grad
 
 __all__ = ["pool_forward", "pool_backward"]
+
+
+@inline
+def max2x2_rows(y, ys, out, codes):
+    """out[c, i, j] = the maximum of the 2x2 window at rows 2i, 2i + 1 and columns 2j, 2j + 1
+    of y (C, L) (row r at r * ys), and codes[c, i, j] = the window index 0..3 of its first
+    maximum (row-major, the book's arg_max); out (C, OH, OW), codes (C, OH, OW) uint8.
+    Branch-free selects on row slices (indices known to be >= 0), so the loop over j
+    vectorizes."""
+    c_, oh_, ow_ = out.shape
+    for c in range(c_):
+        for i in range(oh_):
+            r0 = 2 * i * ys
+            upper, lower = y[c, r0:r0 + 2 * ow_], y[c, r0 + ys:r0 + ys + 2 * ow_]
+            out_i, codes_i = out[c, i], codes[c, i]
+            for j in range(ow_):
+                a, b = upper[2 * j], upper[2 * j + 1]
+                d, e = lower[2 * j], lower[2 * j + 1]
+                right_top, right_bottom = b > a, e > d
+                top = b if right_top else a
+                bottom = e if right_bottom else d
+                low = bottom > top
+                out_i[j] = bottom if low else top
+                codes_i[j] = np.uint8(2 + right_bottom) if low else np.uint8(right_top)
+
+
+@inline
+def scatter2x2_rows(dout, y, codes, act, zero, one, g, gs):
+    """The adjoint of max2x2_rows through act: g's window entry codes[c, i, j] = dout[c, i, j]
+    * act'(given its output y[c, i, j]), its 3 other entries 0; dout, y, codes (C, OH, OW),
+    g (C, L) (row r at r * gs). Entries outside every window are left as they are. Each pair
+    of rows is cleared first, then one store per window (4x faster than selecting each of the
+    window's 4 entries)."""
+    c_, oh_, ow_ = dout.shape
+    for c in range(c_):
+        for i in range(oh_):
+            r0 = 2 * i * gs
+            for q in range(2 * ow_):
+                g[c, r0 + q] = zero
+                g[c, r0 + gs + q] = zero
+            for j in range(ow_):
+                k = codes[c, i, j]
+                g[c, r0 + (k >> 1) * gs + 2 * j + (k & 1)] = activate_grad(
+                    dout[c, i, j], y[c, i, j], act, zero, one)
 
 
 @inline
