@@ -94,6 +94,19 @@ SHIFT_MIN_CHANNELS = 16
 SHIFT_MIN_OW_PER_TAP = 5
 
 
+# Backward on patches, the weight gradient of several images is one product whose inner size
+# is the group's positions: up to PATCH_GROUP_COLUMNS of them (an image's OH*OW at least), the
+# group never crossing its block of images.
+PATCH_GROUP_COLUMNS = 256
+
+
+@inline
+def patch_group(p_, n_, nb):
+    """Images per weight-gradient product on patches: positions p_ per image, n_ images in nb
+    blocks."""
+    return max(1, min(PATCH_GROUP_COLUMNS // p_, (n_ + nb - 1) // nb))
+
+
 @inline
 def by_shifts(stride, c_, fw_, ow_, backward):
     """Whether a layer runs as per-tap products on shifted views (else on im2col patches)."""
@@ -207,80 +220,112 @@ def conv_forward(x, W, b, stride, pad, act, out):
                         z[f, p] = activate(z[f, p] + bias, act, zero, one)
 
 
+@inline
+def through_act(dout_n, y_n, act, g):
+    """g = dout_n through act (y_n its output; with NONE y_n is not read): one image's
+    (FN, positions) 2-D views, each with its own row stride."""
+    zero, one = g.dtype.type(0.0), g.dtype.type(1.0)
+    for f in range(g.shape[0]):
+        for p in range(g.shape[1]):
+            v = dout_n[f, p]
+            if act != NONE:
+                v = activate_grad(v, y_n[f, p], act, zero, one)
+            g[f, p] = v
+
+
+@inline
+def widen(g, oh_, ow_, wp, gw):
+    """gw[f, oh Wp + ow] = g[f, oh OW + ow]: one image's gradient (FN, OH*OW) onto the
+    OH x Wp grid of the shifted views (the caller keeps the dropped columns zero)."""
+    for f in range(g.shape[0]):
+        for oh in range(oh_):
+            for ow in range(ow_):
+                gw[f, oh * wp + ow] = g[f, oh * ow_ + ow]
+
+
 @kernel(work=_backward_work, parallel_min=PRODUCT_PARALLEL_MIN)
 def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx):
     """Through act (y its output; with NONE y is not read) and the convolution of x: dW, db
     and, unless dx is None, dx; dout, y (N, FN, OH, OW), x, dx (N, C, H, W), W, dW
-    (FN, C, FH, FW), db (FN,). Each image's views or patches are made again from x, in a
-    scratch; BLAS adds each image's dW into its block's partial sum."""
+    (FN, C, FH, FW), db (FN,). dW runs on shifted views when by_shifts(backward) says so, else
+    on the patches of a group of images (patch_group) at a time; dx on shifted views whenever
+    the forward does (by_shifts), else by col2im. Views and patches are made again from x, in
+    scratch; BLAS adds each image's (or group's) dW into its block's partial sum."""
     n_, fn_, oh_, ow_ = dout.shape
     c_, h, w = x.shape[1], x.shape[2], x.shape[3]
     fh_, fw_ = W.shape[2], W.shape[3]
     k_, p_ = c_ * fh_ * fw_, oh_ * ow_
     hp, wp = h + 2 * pad, w + 2 * pad
     shifts = by_shifts(stride, c_, fw_, ow_, True)
+    dx_shifts = dx is not None and by_shifts(stride, c_, fw_, ow_, False)
     w_mat = W.reshape(fn_, k_)
-    taps = np.empty((fh_ * fw_ if shifts and dx is not None else 0, fn_, c_), dW.dtype)
-    if shifts and dx is not None:
+    taps = np.empty((fh_ * fw_ if dx_shifts else 0, fn_, c_), dW.dtype)
+    if dx_shifts:
         tap_filters(W, taps)
     zero, one = dW.dtype.type(0.0), dW.dtype.type(1.0)
     nb = image_blocks(n_)
+    group = 1 if shifts else patch_group(p_, n_, nb)
+    cols = group * p_  # columns of a group's patch matrix
     part_w = np.zeros((nb, fn_ * k_), dW.dtype)
     part_b = np.zeros((nb, fn_), dW.dtype)
-    scatter = dx is not None and not shifts
+    scatter = dx is not None and not dx_shifts
     for blk in prange(nb):
-        # shifts: dout (through act) on the OH x Wp grid, zero in the dropped columns
-        gw = np.zeros((fn_ if shifts else 0, oh_ * wp), dW.dtype)
+        # shifted views: the gradient on the OH x Wp grid, zero in the dropped columns
+        gw = np.zeros((fn_ if shifts or dx_shifts else 0, oh_ * wp), dW.dtype)
         xf = np.zeros((c_ if shifts else 0, hp * wp + fw_ - 1), dW.dtype)
-        dxf = np.empty((c_ if shifts and dx is not None else 0, hp * wp + fw_ - 1), dW.dtype)
-        dz = np.empty((0 if act == NONE or shifts else fn_, p_), dW.dtype)
-        col = np.empty((0 if shifts else k_, p_), dW.dtype)
+        dxf = np.empty((c_ if dx_shifts else 0, hp * wp + fw_ - 1), dW.dtype)
+        # patches: a group's gradients and patches side by side, image i in columns i P...
+        g_mat = np.empty((0 if shifts else fn_, cols), dW.dtype)
+        col = np.empty((0 if shifts else k_, cols), dW.dtype)
         xp = np.zeros((0 if shifts else c_, hp, wp), dW.dtype)
-        dcol = np.empty((k_ if scatter else 0, p_), dW.dtype)
+        dcol = np.empty((k_ if scatter else 0, cols), dW.dtype)
         dxp = np.empty((c_ if scatter else 0, hp, wp), dW.dtype)
         lanes = np.empty(LANES, dW.dtype)
-        for n in block_rows(blk, nb, n_):
-            if shifts:
-                for f in range(fn_):
-                    for oh in range(oh_):
-                        for ow in range(ow_):
-                            g = dout[n, f, oh, ow]
-                            if act != NONE:
-                                g = activate_grad(g, y[n, f, oh, ow], act, zero, one)
-                            gw[f, oh * wp + ow] = g
-                g_n = gw
-            else:
-                g_n = dout[n].reshape(fn_, p_)
-                if act != NONE:
-                    y_n = y[n].reshape(fn_, p_)
+        rows = block_rows(blk, nb, n_)
+        for g0 in range(rows.start, rows.stop, group):
+            g1 = min(g0 + group, rows.stop)
+            for n in range(g0, g1):
+                if shifts:
                     for f in range(fn_):
-                        for p in range(p_):
-                            dz[f, p] = activate_grad(g_n[f, p], y_n[f, p], act, zero, one)
-                    g_n = dz
-            for f in range(fn_):
-                part_b[blk, f] += lane_sum(g_n[f], lanes)
-            if shifts:
-                flat_pad(x[n], pad, xf, True)
-                dw_taps = part_w[blk].reshape(fh_ * fw_, fn_, c_)
-                if dx is not None:
+                        for oh in range(oh_):
+                            for ow in range(ow_):
+                                g = dout[n, f, oh, ow]
+                                if act != NONE:
+                                    g = activate_grad(g, y[n, f, oh, ow], act, zero, one)
+                                gw[f, oh * wp + ow] = g
+                    g_n = gw
+                else:
+                    i = (n - g0) * p_
+                    g_n = g_mat[:, i:i + p_]
+                    through_act(dout[n].reshape(fn_, p_), y[n].reshape(fn_, p_), act, g_n)
+                    pad_into(x[n], pad, xp)
+                    patches(xp, fh_, fw_, stride, oh_, ow_, col[:, i:i + p_], True)
+                    if dx_shifts:
+                        widen(g_n, oh_, ow_, wp, gw)
+                for f in range(fn_):
+                    part_b[blk, f] += lane_sum(g_n[f], lanes)
+                if shifts:
+                    flat_pad(x[n], pad, xf, True)
+                    dw_taps = part_w[blk].reshape(fh_ * fw_, fn_, c_)
+                    for t in range(fh_ * fw_):
+                        gemm_add(gw, False, tap_view(xf, t // fw_, t % fw_, wp, oh_), True,
+                                 dw_taps[t])
+                if dx_shifts:
                     dxf[:] = 0
-                for t in range(fh_ * fw_):
-                    view = tap_view(xf, t // fw_, t % fw_, wp, oh_)
-                    gemm_add(g_n, False, view, True, dw_taps[t])
-                    if dx is not None:
-                        gemm_add(taps[t], True, g_n, False, tap_view(dxf, t // fw_, t % fw_, wp,
-                                                                     oh_))
-                if dx is not None:
+                    for t in range(fh_ * fw_):
+                        gemm_add(taps[t], True, gw, False, tap_view(dxf, t // fw_, t % fw_, wp,
+                                                                    oh_))
                     flat_pad(dx[n], pad, dxf, False)
-            else:
-                pad_into(x[n], pad, xp)
-                patches(xp, fh_, fw_, stride, oh_, ow_, col, True)
-                gemm_add(g_n, False, col, True, part_w[blk].reshape(fn_, k_))
-                if dx is not None:
-                    gemm(w_mat, True, g_n, False, dcol)
-                    dxp[:] = 0
-                    patches(dxp, fh_, fw_, stride, oh_, ow_, dcol, False)
-                    crop_from(dxp, pad, dx[n])
+            if not shifts:
+                m = (g1 - g0) * p_
+                gemm_add(g_mat[:, :m], False, col[:, :m], True, part_w[blk].reshape(fn_, k_))
+                if scatter:
+                    gemm(w_mat, True, g_mat[:, :m], False, dcol[:, :m])
+                    for n in range(g0, g1):
+                        i = (n - g0) * p_
+                        dxp[:] = 0
+                        patches(dxp, fh_, fw_, stride, oh_, ow_, dcol[:, i:i + p_], False)
+                        crop_from(dxp, pad, dx[n])
     add_blocks(part_b, db, one)
     if not shifts:
         add_blocks(part_w, dW.reshape(fn_ * k_), one)
