@@ -5,12 +5,14 @@
   Wp = W + 2 pad: output position (oh, ow) of tap (i, j) reads flat index (oh + i) Wp + ow + j,
   so the view is xp[:, i Wp + j:][:, :OH Wp] and the product covers OH x Wp positions, of which
   the last Wp - OW of each row are dropped. No patch matrix is made. Backward runs the same
-  taps: dW[:, :, i, j] += dout_wide @ view^T and dx's view += W[:, :, i, j]^T @ dout_wide,
-  dout_wide being dout on the same OH x Wp grid with zeros in the dropped columns.
+  taps: dx's view += W[:, :, i, j]^T @ dout_wide, dout_wide being dout on the same OH x Wp grid
+  with zeros in the dropped columns, and, where the rows are wide enough for the dropped
+  columns to cost little, dW[:, :, i, j] += dout_wide @ view^T.
 - otherwise: im2col (from a zero-bordered copy of the image, so that every patch row is a plain
   copy) into a (C*FH*FW, OH*OW) scratch patch matrix and one product with the filters; dx is
   W^T @ dout scattered back by col2im. The patches are not kept: backward makes them again from
-  x (cheaper than writing and reading them through memory).
+  x (cheaper than writing and reading them through memory), for a group of images side by side
+  (``patch_group``), so that dW is one product over all the group's positions.
 
 Bias + activation are fused around the products while the image is in cache.
 
@@ -87,16 +89,21 @@ def patches(xp, fh_, fw_, stride, oh_, ow_, col, to_col):
 # Where the products run per filter tap on shifted views (by_shifts), as measured per layer at
 # DeepConvNet's shapes (batch 100, float64 and float32, CPU time, one thread): with fewer than
 # SHIFT_MIN_CHANNELS input channels (the inner size of each tap's product) FH*FW thin products
-# cost more than the patch matrix; backward, the FW - 1 dropped columns per output row must be
-# at most 1 / SHIFT_MIN_OW_PER_TAP of its OW columns (at 8 x 8 outputs, 25% more work, the patch
-# matrix is 5-10% faster backward, while forward the views still save 10-15%).
+# cost more than the patch matrix. dx runs on the views wherever the forward does: at 8 x 8
+# outputs (DeepConvNet's conv5, conv6; float32) the views' 25% more work still costs less than
+# W^T @ dout and col2im (conv6: 4.4 against 6.0 ms, conv5: 2.5 against 3.0). dW runs on them
+# only where the FW - 1 dropped columns per output row are at most 1 / SHIFT_MIN_OW_PER_TAP of
+# its OW columns: at 8 x 8 the patch matrix is faster (conv6: 6.2 against 7.0 ms).
 SHIFT_MIN_CHANNELS = 16
 SHIFT_MIN_OW_PER_TAP = 5
 
 
 # Backward on patches, the weight gradient of several images is one product whose inner size
 # is the group's positions: up to PATCH_GROUP_COLUMNS of them (an image's OH*OW at least), the
-# group never crossing its block of images.
+# group never crossing its block of images. At 8 x 8 outputs (groups of 4 images) BLAS runs that
+# product at 80% of its peak against 71-75% image by image; the whole step of conv5 and conv6
+# backward gains 3-5% in float32, nothing measurable in float64 (whose patches are twice the
+# bytes); larger groups gain nothing more.
 PATCH_GROUP_COLUMNS = 256
 
 
