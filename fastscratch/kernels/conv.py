@@ -7,7 +7,9 @@
   the last Wp - OW of each row are dropped. No patch matrix is made. Backward runs the same
   taps: dx's view += W[:, :, i, j]^T @ dout_wide, dout_wide being dout on the same OH x Wp grid
   with zeros in the dropped columns, and, where the rows are wide enough for the dropped
-  columns to cost little, dW[:, :, i, j] += dout_wide @ view^T.
+  columns to cost little, dW[:, :, i, j] += dout_wide @ view^T; else dW += dout @ patches from
+  a channels-last copy of the image, whose patch rows are runs of FW*C contiguous values
+  (the patch matrix's rows of OW values are copied several times slower).
 - otherwise: im2col (from a zero-bordered copy of the image, so that every patch row is a plain
   copy) into a (C*FH*FW, OH*OW) scratch patch matrix and one product with the filters; dx is
   W^T @ dout scattered back by col2im. The patches are not kept: backward makes them again from
@@ -250,13 +252,40 @@ def widen(g, oh_, ow_, wp, gw):
                 gw[f, oh * wp + ow] = g[f, oh * ow_ + ow]
 
 
+@inline
+def pad_channels_last(img, pad, xh):
+    """xh[pad + y, pad + x, c] = img[c, y, x]: img (C, H, W) into the interior of the
+    channels-last xh (H + 2 pad, W + 2 pad, C), whose border the caller keeps zero."""
+    c_, h, w = img.shape
+    for y in range(h):
+        for x in range(w):
+            for c in range(c_):
+                xh[y + pad, x + pad, c] = img[c, y, x]
+
+
+@inline
+def patches_channels_last(xh, fh_, fw_, oh_, ow_, col_t):
+    """col_t[oh OW + ow, (i FW + j) C + c] = xh[oh + i, ow + j, c]: the stride-1 patches of
+    one zero-bordered channels-last image xh (Hp, Wp, C) as rows of col_t (OH*OW, FH*FW*C);
+    each filter row i of a patch is one run of FW*C contiguous values of xh."""
+    c_ = xh.shape[2]
+    run = fw_ * c_
+    rows = xh.reshape(xh.shape[0], xh.shape[1] * c_)
+    for oh in range(oh_):
+        for ow in range(ow_):
+            p = oh * ow_ + ow
+            for i in range(fh_):
+                for q in range(run):
+                    col_t[p, i * run + q] = rows[oh + i, ow * c_ + q]
+
+
 @kernel(work=_backward_work, parallel_min=PRODUCT_PARALLEL_MIN)
 def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx):
     """Through act (y its output; with NONE y is not read) and the convolution of x: dW, db
     and, unless dx is None, dx; dout, y (N, FN, OH, OW), x, dx (N, C, H, W), W, dW
     (FN, C, FH, FW), db (FN,). dW runs on shifted views when by_shifts(backward) says so, else
-    on the patches of a group of images (patch_group) at a time; dx on shifted views whenever
-    the forward does (by_shifts), else by col2im. Views and patches are made again from x, in
+    on the patches (channels-last where the forward runs on views) of a group of images
+    (patch_group) at a time; dx on shifted views whenever the forward does, else by col2im. Views and patches are made again from x, in
     scratch; BLAS adds each image's (or group's) dW into its block's partial sum."""
     n_, fn_, oh_, ow_ = dout.shape
     c_, h, w = x.shape[1], x.shape[2], x.shape[3]
@@ -264,6 +293,8 @@ def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx):
     k_, p_ = c_ * fh_ * fw_, oh_ * ow_
     hp, wp = h + 2 * pad, w + 2 * pad
     shifts = by_shifts(stride, c_, fw_, ow_, True)
+    # dW on channels-last patches where the forward runs on views but dW does not
+    last = not shifts and by_shifts(stride, c_, fw_, ow_, False)
     dx_shifts = dx is not None and by_shifts(stride, c_, fw_, ow_, False)
     w_mat = W.reshape(fn_, k_)
     taps = np.empty((fh_ * fw_ if dx_shifts else 0, fn_, c_), dW.dtype)
@@ -283,8 +314,10 @@ def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx):
         dxf = np.empty((c_ if dx_shifts else 0, hp * wp + fw_ - 1), dW.dtype)
         # patches: a group's gradients and patches side by side, image i in columns i P...
         g_mat = np.empty((0 if shifts else fn_, cols), dW.dtype)
-        col = np.empty((0 if shifts else k_, cols), dW.dtype)
-        xp = np.zeros((0 if shifts else c_, hp, wp), dW.dtype)
+        col = np.empty((0 if shifts or last else k_, cols), dW.dtype)
+        xp = np.zeros((0 if shifts or last else c_, hp, wp), dW.dtype)
+        col_t = np.empty((cols if last else 0, k_), dW.dtype)
+        xh = np.zeros((hp if last else 0, wp, c_), dW.dtype)
         dcol = np.empty((k_ if scatter else 0, cols), dW.dtype)
         dxp = np.empty((c_ if scatter else 0, hp, wp), dW.dtype)
         lanes = np.empty(LANES, dW.dtype)
@@ -305,8 +338,12 @@ def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx):
                     i = (n - g0) * p_
                     g_n = g_mat[:, i:i + p_]
                     through_act(dout[n].reshape(fn_, p_), y[n].reshape(fn_, p_), act, g_n)
-                    pad_into(x[n], pad, xp)
-                    patches(xp, fh_, fw_, stride, oh_, ow_, col[:, i:i + p_], True)
+                    if last:
+                        pad_channels_last(x[n], pad, xh)
+                        patches_channels_last(xh, fh_, fw_, oh_, ow_, col_t[i:i + p_])
+                    else:
+                        pad_into(x[n], pad, xp)
+                        patches(xp, fh_, fw_, stride, oh_, ow_, col[:, i:i + p_], True)
                     if dx_shifts:
                         widen(g_n, oh_, ow_, wp, gw)
                 for f in range(fn_):
@@ -325,7 +362,11 @@ def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx):
                     flat_pad(dx[n], pad, dxf, False)
             if not shifts:
                 m = (g1 - g0) * p_
-                gemm_add(g_mat[:, :m], False, col[:, :m], True, part_w[blk].reshape(fn_, k_))
+                if last:
+                    gemm_add(g_mat[:, :m], False, col_t[:m], False, part_w[blk].reshape(fn_, k_))
+                else:
+                    gemm_add(g_mat[:, :m], False, col[:, :m], True,
+                             part_w[blk].reshape(fn_, k_))
                 if scatter:
                     gemm(w_mat, True, g_mat[:, :m], False, dcol[:, :m])
                     for n in range(g0, g1):
@@ -334,13 +375,15 @@ def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx):
                         patches(dxp, fh_, fw_, stride, oh_, ow_, dcol[:, i:i + p_], False)
                         crop_from(dxp, pad, dx[n])
     add_blocks(part_b, db, one)
-    if not shifts:
+    if not shifts and not last:
         add_blocks(part_w, dW.reshape(fn_ * k_), one)
         return
     dw_taps = np.empty(fn_ * k_, dW.dtype)
     add_blocks(part_w, dw_taps, one)
+    # shifted views: taps (FH*FW, FN, C); channels-last patches: (FN, FH*FW, C)
     tap_w = dw_taps.reshape(fh_ * fw_, fn_, c_)
+    last_w = dw_taps.reshape(fn_, fh_ * fw_, c_)
     for f in range(fn_):
         for c in range(c_):
             for t in range(fh_ * fw_):
-                dW[f, c, t // fw_, t % fw_] = tap_w[t, f, c]
+                dW[f, c, t // fw_, t % fw_] = last_w[f, t, c] if last else tap_w[t, f, c]
