@@ -103,9 +103,9 @@ SHIFT_MIN_OW_PER_TAP = 5
 # Backward on patches, the weight gradient of several images is one product whose inner size
 # is the group's positions: up to PATCH_GROUP_COLUMNS of them (an image's OH*OW at least), the
 # group never crossing its block of images. At 8 x 8 outputs (groups of 4 images) BLAS runs that
-# product at 80% of its peak against 71-75% image by image; the whole step of conv5 and conv6
-# backward gains 3-5% in float32, nothing measurable in float64 (whose patches are twice the
-# bytes); larger groups gain nothing more.
+# product alone at 77-80% of its peak against 71-75% image by image; in the whole backward of
+# conv5 and conv6 (float32 and float64) the gain is within the noise of the measurements (5%),
+# and larger groups are no faster.
 PATCH_GROUP_COLUMNS = 256
 
 
