@@ -416,8 +416,9 @@ def test_conv_geometries_meet_every_backward_path():
 
 
 @pytest.mark.parametrize("geometry", [CONV_GEOMETRIES[1], (2, 16, 12, 12, 4, 3, 3, 1, 1),
-                                      CONV_GEOMETRIES[-3]],
-                         ids=["patches", "shifted-views", "grouped-patches"])
+                                      CONV_GEOMETRIES[-3], CONV_GEOMETRIES[-1]],
+                         ids=["patches", "shifted-views", "grouped-channels-last",
+                              "grouped-patches"])
 @pytest.mark.parametrize("name", CONV_OPS)
 def test_float32_conv_kernels_compute_in_float32(name, geometry):
     """The precision rule, as test_float32_kernels_compute_in_float32."""
