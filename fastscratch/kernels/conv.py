@@ -285,8 +285,9 @@ def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx):
     and, unless dx is None, dx; dout, y (N, FN, OH, OW), x, dx (N, C, H, W), W, dW
     (FN, C, FH, FW), db (FN,). dW runs on shifted views when by_shifts(backward) says so, else
     on the patches (channels-last where the forward runs on views) of a group of images
-    (patch_group) at a time; dx on shifted views whenever the forward does, else by col2im. Views and patches are made again from x, in
-    scratch; BLAS adds each image's (or group's) dW into its block's partial sum."""
+    (patch_group) at a time; dx on shifted views whenever the forward does, else by col2im.
+    Views and patches are made again from x, in scratch; BLAS adds each image's (or group's)
+    dW into its block's partial sum."""
     n_, fn_, oh_, ow_ = dout.shape
     c_, h, w = x.shape[1], x.shape[2], x.shape[3]
     fh_, fw_ = W.shape[2], W.shape[3]
@@ -312,7 +313,8 @@ def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx):
         gw = np.zeros((fn_ if shifts or dx_shifts else 0, oh_ * wp), dW.dtype)
         xf = np.zeros((c_ if shifts else 0, hp * wp + fw_ - 1), dW.dtype)
         dxf = np.empty((c_ if dx_shifts else 0, hp * wp + fw_ - 1), dW.dtype)
-        # patches: a group's gradients and patches side by side, image i in columns i P...
+        # patches: a group's gradients and patches side by side, image i's in columns (col_t:
+        # rows) i P to (i + 1) P
         g_mat = np.empty((0 if shifts else fn_, cols), dW.dtype)
         col = np.empty((0 if shifts or last else k_, cols), dW.dtype)
         xp = np.zeros((0 if shifts or last else c_, hp, wp), dW.dtype)
