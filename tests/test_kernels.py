@@ -340,14 +340,19 @@ def test_the_float64_check_catches_a_promoting_constant_or_count():
 # the nets' 2x2 pooling (its unrolled path) on odd sides, at stride 2 and overlapping at stride 1.
 # From (17, 16, ...) on, 16 or more channels: the per-tap products on shifted views of
 # kernels/conv.py (by_shifts) at pad 1, 0 and 2 (non-square, a 3x2 filter), backward too where
-# OW >= 5 (FW - 1), forward only at 8x8 outputs, and at stride 2 the patch matrix again.
+# OW >= 5 (FW - 1), forward only at 8x8 outputs, and at stride 2 the patch matrix again. The
+# last four (9x9 outputs) run backward's dW on patches in groups of patch_group images (3 here)
+# within blocks of 3 or 4 (a partial group): with 16 channels on channels-last patches at pad
+# 1, 0 and 2, dx on shifted views; with 3 channels on the patch matrix, dx by col2im.
 CONV_GEOMETRIES = [(4, 1, 28, 28, 3, 5, 5, 1, 0), (1, 3, 7, 9, 4, 3, 3, 2, 1),
                    (3, 2, 11, 6, 5, 3, 2, 1, 2), (2, 4, 8, 8, 6, 1, 1, 1, 0),
                    (5, 3, 10, 10, 2, 4, 3, 3, 1), (1, 1, 3, 3, 2, 5, 5, 1, 1),
                    (3, 4, 9, 8, 5, 2, 2, 2, 0), (2, 3, 7, 5, 4, 2, 2, 1, 0),
                    (17, 16, 12, 12, 16, 3, 3, 1, 1), (3, 16, 12, 12, 8, 3, 3, 1, 0),
                    (2, 20, 11, 13, 4, 3, 2, 1, 2), (3, 16, 8, 8, 32, 3, 3, 1, 1),
-                   (2, 16, 13, 11, 5, 3, 3, 2, 1)]
+                   (2, 16, 13, 11, 5, 3, 3, 2, 1), (50, 16, 9, 9, 4, 3, 3, 1, 1),
+                   (50, 16, 11, 11, 4, 3, 3, 1, 0), (50, 16, 7, 7, 4, 3, 3, 1, 2),
+                   (50, 3, 9, 9, 4, 3, 3, 1, 1)]
 CONV_OPS = ["conv_forward", "conv_backward", "pool_forward", "pool_backward"]
 
 
@@ -445,7 +450,7 @@ def test_pooled_conv_kernels_equal_conv_then_pool_kernels(rng):
 @pytest.mark.parametrize("geometry", CONV_GEOMETRIES, ids=lambda g: "x".join(map(str, g)))
 @pytest.mark.parametrize("name", CONV_OPS)
 def test_conv_kernels_match_reference(name, geometry, dtype, twin, rng):
-    """Sums here run over at most C*FH*FW = 144 (forward) or N*OH*OW = 2448 terms (dW), within
+    """Sums here run over at most C*FH*FW = 144 (forward) or N*OH*OW = 4050 terms (dW), within
     the float32 tolerance argued above."""
     acts = ACTS if name.startswith("conv") else [NONE]
     for act in acts:
@@ -457,8 +462,33 @@ def test_conv_kernels_match_reference(name, geometry, dtype, twin, rng):
         _compare(name, args, twin, dtype)
 
 
-@pytest.mark.parametrize("geometry", [CONV_GEOMETRIES[1], (2, 16, 12, 12, 4, 3, 3, 1, 1)],
-                         ids=["patches", "shifted-views"])
+def _backward_paths(geometry):
+    """(dW on shifted views, dx on shifted views, images per dW product on patches, most
+    images in a block) of kernels/conv.py's conv_backward at ``geometry``."""
+    from fastscratch.kernels import _common, conv
+    n, c, h, w, fn, fh, fw, stride, pad = geometry
+    oh, ow = (h + 2 * pad - fh) // stride + 1, (w + 2 * pad - fw) // stride + 1
+    nb = _common.image_blocks(n)
+    return (conv.by_shifts(stride, c, fw, ow, True), conv.by_shifts(stride, c, fw, ow, False),
+            conv.patch_group(oh * ow, n, nb), -(-n // nb))
+
+
+def test_conv_geometries_meet_every_backward_path():
+    """CONV_GEOMETRIES run dW and dx on shifted views; and dW on patches in groups of several
+    images, a block holding more images than a group (so a group is partial): channels-last
+    patches (where dx runs on shifted views) at pad 0, 1 and 2, and the patch matrix with dx by
+    col2im."""
+    paths = {g: _backward_paths(g) for g in CONV_GEOMETRIES}
+    assert any(dw and dx for dw, dx, _, _ in paths.values())
+    grouped = [(g[-1], dx) for g, (dw, dx, group, most) in paths.items()
+               if not dw and 1 < group < most and most % group]
+    assert sorted(grouped) == [(0, True), (1, False), (1, True), (2, True)]
+
+
+@pytest.mark.parametrize("geometry", [CONV_GEOMETRIES[1], (2, 16, 12, 12, 4, 3, 3, 1, 1),
+                                      CONV_GEOMETRIES[-3], CONV_GEOMETRIES[-1]],
+                         ids=["patches", "shifted-views", "grouped-channels-last",
+                              "grouped-patches"])
 @pytest.mark.parametrize("name,pooled", [(name, False) for name in CONV_OPS] +
                          [(name, True) for name in POOLED_OPS])
 def test_float32_conv_kernels_compute_in_float32(name, pooled, geometry):
@@ -469,8 +499,11 @@ def test_float32_conv_kernels_compute_in_float32(name, pooled, geometry):
 
 
 @pytest.mark.parametrize("geometry", [(37, 3, 12, 12, 8, 3, 3, 1, 1),
-                                      (37, 16, 12, 12, 8, 3, 3, 1, 1)],
-                         ids=["patches", "shifted-views"])
+                                      (37, 16, 12, 12, 8, 3, 3, 1, 1),
+                                      (90, 16, 8, 8, 8, 3, 3, 1, 1),
+                                      (90, 3, 8, 8, 8, 3, 3, 1, 1)],
+                         ids=["patches", "shifted-views", "grouped-channels-last",
+                              "grouped-patches"])
 def test_conv_results_do_not_depend_on_thread_count(geometry):
     """The parallel twins on 1 and on every thread give bit-identical results."""
     import numba

@@ -5,12 +5,16 @@
   Wp = W + 2 pad: output position (oh, ow) of tap (i, j) reads flat index (oh + i) Wp + ow + j,
   so the view is xp[:, i Wp + j:][:, :OH Wp] and the product covers OH x Wp positions, of which
   the last Wp - OW of each row are dropped. No patch matrix is made. Backward runs the same
-  taps: dW[:, :, i, j] += dout_wide @ view^T and dx's view += W[:, :, i, j]^T @ dout_wide,
-  dout_wide being dout on the same OH x Wp grid with zeros in the dropped columns.
+  taps: dx's view += W[:, :, i, j]^T @ dout_wide, dout_wide being dout on the same OH x Wp grid
+  with zeros in the dropped columns, and, where the rows are wide enough for the dropped
+  columns to cost little, dW[:, :, i, j] += dout_wide @ view^T; else dW += dout @ patches from
+  a channels-last copy of the image, whose patch rows are runs of FW*C contiguous values
+  (the patch matrix's rows of OW values are copied several times slower).
 - otherwise: im2col (from a zero-bordered copy of the image, so that every patch row is a plain
   copy) into a (C*FH*FW, OH*OW) scratch patch matrix and one product with the filters; dx is
   W^T @ dout scattered back by col2im. The patches are not kept: backward makes them again from
-  x (cheaper than writing and reading them through memory).
+  x (cheaper than writing and reading them through memory), for a group of images side by side
+  (``patch_group``), so that dW is one product over all the group's positions.
 
 Bias + activation are fused around the products while the image is in cache, and so is a 2x2
 stride-2 max pool where one follows (``pooled``, ``codes``): forward pools each image's
@@ -141,11 +145,29 @@ def patches(xp, fh_, fw_, stride, oh_, ow_, col, to_col):
 # Where the products run per filter tap on shifted views (by_shifts), as measured per layer at
 # DeepConvNet's shapes (batch 100, float64 and float32, CPU time, one thread): with fewer than
 # SHIFT_MIN_CHANNELS input channels (the inner size of each tap's product) FH*FW thin products
-# cost more than the patch matrix; backward, the FW - 1 dropped columns per output row must be
-# at most 1 / SHIFT_MIN_OW_PER_TAP of its OW columns (at 8 x 8 outputs, 25% more work, the patch
-# matrix is 5-10% faster backward, while forward the views still save 10-15%).
+# cost more than the patch matrix. dx runs on the views wherever the forward does: at 8 x 8
+# outputs (DeepConvNet's conv5, conv6; float32) the views' 25% more work still costs less than
+# W^T @ dout and col2im (conv6: 4.4 against 6.0 ms, conv5: 2.5 against 3.0). dW runs on them
+# only where the FW - 1 dropped columns per output row are at most 1 / SHIFT_MIN_OW_PER_TAP of
+# its OW columns: at 8 x 8 the patch matrix is faster (conv6: 6.2 against 7.0 ms).
 SHIFT_MIN_CHANNELS = 16
 SHIFT_MIN_OW_PER_TAP = 5
+
+
+# Backward on patches, the weight gradient of several images is one product whose inner size
+# is the group's positions: up to PATCH_GROUP_COLUMNS of them (an image's OH*OW at least), the
+# group never crossing its block of images. At 8 x 8 outputs (groups of 4 images) BLAS runs that
+# product alone at 77-80% of its peak against 71-75% image by image; in the whole backward of
+# conv5 and conv6 (float32 and float64) the gain is within the noise of the measurements (5%),
+# and larger groups are no faster.
+PATCH_GROUP_COLUMNS = 256
+
+
+@inline
+def patch_group(p_, n_, nb):
+    """Images per weight-gradient product on patches: positions p_ per image, n_ images in nb
+    blocks."""
+    return max(1, min(PATCH_GROUP_COLUMNS // p_, (n_ + nb - 1) // nb))
 
 
 @inline
@@ -258,82 +280,149 @@ def conv_forward(x, W, b, stride, pad, act, out, pooled=None, codes=None):
                 max2x2_rows(y, ow_, pooled[n], codes[n])
 
 
+@inline
+def widen(g, oh_, ow_, wp, gw):
+    """gw[f, oh Wp + ow] = g[f, oh OW + ow]: one image's gradient (FN, OH*OW) onto the
+    OH x Wp grid of the shifted views (the caller keeps the dropped columns zero)."""
+    for f in range(g.shape[0]):
+        for oh in range(oh_):
+            for ow in range(ow_):
+                gw[f, oh * wp + ow] = g[f, oh * ow_ + ow]
+
+
+@inline
+def pad_channels_last(img, pad, xh):
+    """xh[pad + y, pad + x, c] = img[c, y, x]: img (C, H, W) into the interior of the
+    channels-last xh (H + 2 pad, W + 2 pad, C), whose border the caller keeps zero."""
+    c_, h, w = img.shape
+    for y in range(h):
+        for x in range(w):
+            for c in range(c_):
+                xh[y + pad, x + pad, c] = img[c, y, x]
+
+
+@inline
+def patches_channels_last(xh, fh_, fw_, oh_, ow_, col_t):
+    """col_t[oh OW + ow, (i FW + j) C + c] = xh[oh + i, ow + j, c]: the stride-1 patches of
+    one zero-bordered channels-last image xh (Hp, Wp, C) as rows of col_t (OH*OW, FH*FW*C);
+    each filter row i of a patch is one run of FW*C contiguous values of xh."""
+    c_ = xh.shape[2]
+    run = fw_ * c_
+    rows = xh.reshape(xh.shape[0], xh.shape[1] * c_)
+    for oh in range(oh_):
+        for ow in range(ow_):
+            p = oh * ow_ + ow
+            for i in range(fh_):
+                for q in range(run):
+                    col_t[p, i * run + q] = rows[oh + i, ow * c_ + q]
+
+
 @kernel(work=_backward_work, parallel_min=PRODUCT_PARALLEL_MIN)
 def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx, codes=None):
     """Through act (y its output; with NONE y is not read) and the convolution of x: dW, db
     and, unless dx is None, dx; dout, y (N, FN, OH, OW), x, dx (N, C, H, W), W, dW
     (FN, C, FH, FW), db (FN,). With codes (conv_forward's): dout and y are the gradient and
-    the values of its pooled output (N, FN, OH // 2, OW // 2), routed to the maxima first. Each
-    image's views or patches are made again from x, in a scratch; BLAS adds each image's dW
-    into its block's partial sum."""
+    the values of its pooled output (N, FN, OH // 2, OW // 2), routed to the maxima first.
+    dW runs on shifted views when by_shifts(backward) says so, else on the patches
+    (channels-last where the forward runs on views) of a group of images (patch_group) at a
+    time; dx on shifted views whenever the forward does, else by col2im. Views and patches
+    are made again from x, in scratch; BLAS adds each image's (or group's) dW into its
+    block's partial sum."""
     n_, c_, h, w = x.shape
     fn_, fh_, fw_ = W.shape[0], W.shape[2], W.shape[3]
     oh_, ow_ = out_size(h, fh_, stride, pad), out_size(w, fw_, stride, pad)
     k_, p_ = c_ * fh_ * fw_, oh_ * ow_
     hp, wp = h + 2 * pad, w + 2 * pad
     shifts = by_shifts(stride, c_, fw_, ow_, True)
+    # dW on channels-last patches where the forward runs on views but dW does not
+    last = not shifts and by_shifts(stride, c_, fw_, ow_, False)
+    dx_shifts = dx is not None and by_shifts(stride, c_, fw_, ow_, False)
     w_mat = W.reshape(fn_, k_)
-    taps = np.empty((fh_ * fw_ if shifts and dx is not None else 0, fn_, c_), dW.dtype)
-    if shifts and dx is not None:
+    taps = np.empty((fh_ * fw_ if dx_shifts else 0, fn_, c_), dW.dtype)
+    if dx_shifts:
         tap_filters(W, taps)
     zero, one = dW.dtype.type(0.0), dW.dtype.type(1.0)
     nb = image_blocks(n_)
+    group = 1 if shifts else patch_group(p_, n_, nb)
+    cols = group * p_  # columns of a group's patch matrix
     part_w = np.zeros((nb, fn_ * k_), dW.dtype)
     part_b = np.zeros((nb, fn_), dW.dtype)
-    scatter = dx is not None and not shifts
+    scatter = dx is not None and not dx_shifts
     for blk in prange(nb):
-        # shifts: dout (through act) on the OH x Wp grid, zero in the dropped columns
-        gw = np.zeros((fn_ if shifts else 0, oh_ * wp), dW.dtype)
+        # shifted views: the gradient on the OH x Wp grid, zero in the dropped columns
+        gw = np.zeros((fn_ if shifts or dx_shifts else 0, oh_ * wp), dW.dtype)
         xf = np.zeros((c_ if shifts else 0, hp * wp + fw_ - 1), dW.dtype)
-        dxf = np.empty((c_ if shifts and dx is not None else 0, hp * wp + fw_ - 1), dW.dtype)
-        # the gradient through act (and the pool), zero outside the pool's windows
-        dz = np.zeros((0 if shifts or (act == NONE and codes is None) else fn_, p_), dW.dtype)
-        col = np.empty((0 if shifts else k_, p_), dW.dtype)
-        xp = np.zeros((0 if shifts else c_, hp, wp), dW.dtype)
-        dcol = np.empty((k_ if scatter else 0, p_), dW.dtype)
+        dxf = np.empty((c_ if dx_shifts else 0, hp * wp + fw_ - 1), dW.dtype)
+        # patches: a group's gradients and patches side by side, image i's in columns (col_t:
+        # rows) i P to (i + 1) P; the gradients zero outside a fused pool's windows
+        g_mat = np.zeros((0 if shifts else fn_, cols), dW.dtype)
+        col = np.empty((0 if shifts or last else k_, cols), dW.dtype)
+        xp = np.zeros((0 if shifts or last else c_, hp, wp), dW.dtype)
+        col_t = np.empty((cols if last else 0, k_), dW.dtype)
+        xh = np.zeros((hp if last else 0, wp, c_), dW.dtype)
+        dcol = np.empty((k_ if scatter else 0, cols), dW.dtype)
         dxp = np.empty((c_ if scatter else 0, hp, wp), dW.dtype)
         lanes = np.empty(LANES, dW.dtype)
-        for n in block_rows(blk, nb, n_):
-            if shifts:
-                g_n, gs = gw, wp
-            else:
-                g_n, gs = dout[n].reshape(fn_, p_) if dz.shape[0] == 0 else dz, ow_
-            if codes is not None:
-                scatter2x2_rows(dout[n], y[n], codes[n], act, zero, one, g_n, gs)
-            elif shifts or act != NONE:
-                prologue(dout[n], y[n], act, zero, one, g_n, gs)
-            for f in range(fn_):
-                part_b[blk, f] += lane_sum(g_n[f], lanes)
-            if shifts:
-                flat_pad(x[n], pad, xf, True)
-                dw_taps = part_w[blk].reshape(fh_ * fw_, fn_, c_)
-                if dx is not None:
+        rows = block_rows(blk, nb, n_)
+        for g0 in range(rows.start, rows.stop, group):
+            g1 = min(g0 + group, rows.stop)
+            for n in range(g0, g1):
+                i = (n - g0) * p_
+                if shifts:
+                    g_n, gs = gw, wp
+                else:
+                    g_n, gs = g_mat[:, i:i + p_], ow_
+                if codes is not None:
+                    scatter2x2_rows(dout[n], y[n], codes[n], act, zero, one, g_n, gs)
+                else:
+                    prologue(dout[n], y[n], act, zero, one, g_n, gs)
+                if not shifts:
+                    if last:
+                        pad_channels_last(x[n], pad, xh)
+                        patches_channels_last(xh, fh_, fw_, oh_, ow_, col_t[i:i + p_])
+                    else:
+                        pad_into(x[n], pad, xp)
+                        patches(xp, fh_, fw_, stride, oh_, ow_, col[:, i:i + p_], True)
+                    if dx_shifts:
+                        widen(g_n, oh_, ow_, wp, gw)
+                for f in range(fn_):
+                    part_b[blk, f] += lane_sum(g_n[f], lanes)
+                if shifts:
+                    flat_pad(x[n], pad, xf, True)
+                    dw_taps = part_w[blk].reshape(fh_ * fw_, fn_, c_)
+                    for t in range(fh_ * fw_):
+                        gemm_add(gw, False, tap_view(xf, t // fw_, t % fw_, wp, oh_), True,
+                                 dw_taps[t])
+                if dx_shifts:
                     dxf[:] = 0
-                for t in range(fh_ * fw_):
-                    view = tap_view(xf, t // fw_, t % fw_, wp, oh_)
-                    gemm_add(g_n, False, view, True, dw_taps[t])
-                    if dx is not None:
-                        gemm_add(taps[t], True, g_n, False, tap_view(dxf, t // fw_, t % fw_, wp,
-                                                                     oh_))
-                if dx is not None:
+                    for t in range(fh_ * fw_):
+                        gemm_add(taps[t], True, gw, False, tap_view(dxf, t // fw_, t % fw_, wp,
+                                                                    oh_))
                     flat_pad(dx[n], pad, dxf, False)
-            else:
-                pad_into(x[n], pad, xp)
-                patches(xp, fh_, fw_, stride, oh_, ow_, col, True)
-                gemm_add(g_n, False, col, True, part_w[blk].reshape(fn_, k_))
-                if dx is not None:
-                    gemm(w_mat, True, g_n, False, dcol)
-                    dxp[:] = 0
-                    patches(dxp, fh_, fw_, stride, oh_, ow_, dcol, False)
-                    crop_from(dxp, pad, dx[n])
+            if not shifts:
+                m = (g1 - g0) * p_
+                if last:
+                    gemm_add(g_mat[:, :m], False, col_t[:m], False, part_w[blk].reshape(fn_, k_))
+                else:
+                    gemm_add(g_mat[:, :m], False, col[:, :m], True,
+                             part_w[blk].reshape(fn_, k_))
+                if scatter:
+                    gemm(w_mat, True, g_mat[:, :m], False, dcol[:, :m])
+                    for n in range(g0, g1):
+                        i = (n - g0) * p_
+                        dxp[:] = 0
+                        patches(dxp, fh_, fw_, stride, oh_, ow_, dcol[:, i:i + p_], False)
+                        crop_from(dxp, pad, dx[n])
     add_blocks(part_b, db, one)
-    if not shifts:
+    if not shifts and not last:
         add_blocks(part_w, dW.reshape(fn_ * k_), one)
         return
     dw_taps = np.empty(fn_ * k_, dW.dtype)
     add_blocks(part_w, dw_taps, one)
+    # shifted views: taps (FH*FW, FN, C); channels-last patches: (FN, FH*FW, C)
     tap_w = dw_taps.reshape(fh_ * fw_, fn_, c_)
+    last_w = dw_taps.reshape(fn_, fh_ * fw_, c_)
     for f in range(fn_):
         for c in range(c_):
             for t in range(fh_ * fw_):
-                dW[f, c, t // fw_, t % fw_] = tap_w[t, f, c]
+                dW[f, c, t // fw_, t % fw_] = last_w[f, t, c] if last else tap_w[t, f, c]
