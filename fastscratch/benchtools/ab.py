@@ -222,14 +222,16 @@ class Worker:
             return "(no log)"
 
     def close(self):
-        """Close its stdin (it exits at once, between slots) and reap it."""
+        """Kill it and reap it: the coordinator has what it needs (pytest's teardown and the
+        interpreter's exit, seconds a round, would measure nothing)."""
         if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
             try:
-                self.proc.stdin.close()
-                self.proc.wait(timeout=60)
-            except (OSError, subprocess.TimeoutExpired):
-                self.proc.kill()
-                self.proc.wait()
+                stream.close()
+            except OSError:  # a write to the dead process's pipe still buffered
+                pass
 
 
 def _common_items(got, skipped):
@@ -270,7 +272,7 @@ def _agree_on_items(a, b, k, skipped, common=None, cpus=None):
 # The run's seconds by phase: making the worktrees, the count mode's native warm pass, the
 # workers' start-up until both had collected, waiting for both sides' set-up of each benchmark
 # (pytest's, the inputs, the warm-up call: Numba's cache load in a fresh process), measuring,
-# and the workers' end (teardown, exit).
+# and stopping the workers (killed once the last benchmark is measured).
 PHASES = ("worktrees", "warm pass", "start and collect", "set-up", "measured", "finish")
 
 
@@ -377,10 +379,8 @@ def _round(number, paths, numba_cache, definitions, options, common, skipped, ch
                              phases, warm_up=not count, together=count)
             if got is not None:
                 timed[item] = got
-        finishing = time.perf_counter()
-        for w in (a, b):
-            w.receive("end")
     finally:
+        finishing = time.perf_counter()
         a.close()
         b.close()
     phases["finish"] += time.perf_counter() - finishing
