@@ -116,6 +116,7 @@ def test_ab_flags_the_slowed_kernel_and_nothing_else(toy_repo, tmp_path, capsys)
     assert kernel["low"] > 1.5 and len(kernel["a"]) == len(kernel["b"]) == 5
     assert [len(s) for s in kernel["a_slots"]] == [1] * 5
     assert [result["a"]["sha"], result["b"]["sha"]] == [shas[0], shas[2]]
+    assert result["jobs"] == ab.round_jobs(Options()) and result["cpu_seconds"] > 0
     # one thread, and the first round's workers pinned to this process's first CPU
     assert kernel["extra_info"]["threads"] == "1"
     assert kernel["extra_info"]["cpus"] == sorted(os.sched_getaffinity(0))[:1]

@@ -511,8 +511,9 @@ def run_ab(worktrees, sha_a, sha_b, definitions, options, on_round=None):
 
 def _cpu_seconds():
     """User and system seconds of this process and its reaped children so far."""
-    return sum(getattr(resource.getrusage(who), field) for field in ("ru_utime", "ru_stime")
-               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    usages = [resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                  resource.RUSAGE_CHILDREN)]
+    return sum(usage.ru_utime + usage.ru_stime for usage in usages)
 
 
 def _compare(item, timed, quick, count, confidence, threshold):
