@@ -105,7 +105,7 @@ def test_ab_flags_the_slowed_kernel_and_nothing_else(toy_repo, tmp_path, capsys)
     assert _rows(out) == {"test_kernel": "slower", "test_other": "no change"}, out
     assert "1 slower, 0 faster, 1 no change" in out
     assert "this run could have seen a slowdown of" in out
-    assert " s in 5 round(s): worktrees " in out and "start and collect" in out
+    assert " s of CPU) in 5 round(s)" in out and "start and collect" in out
     text = md.read_text()  # appended, as to $GITHUB_STEP_SUMMARY
     assert text.startswith("earlier step\n### Benchmarks: ") and "(wall-clock times)" in text
     assert "| `test_kernel` |" in text and "**slower**" in text
@@ -116,6 +116,7 @@ def test_ab_flags_the_slowed_kernel_and_nothing_else(toy_repo, tmp_path, capsys)
     assert kernel["low"] > 1.5 and len(kernel["a"]) == len(kernel["b"]) == 5
     assert [len(s) for s in kernel["a_slots"]] == [1] * 5
     assert [result["a"]["sha"], result["b"]["sha"]] == [shas[0], shas[2]]
+    assert result["jobs"] == ab.round_jobs(Options()) and result["cpu_seconds"] > 0
     # one thread, and the first round's workers pinned to this process's first CPU
     assert kernel["extra_info"]["threads"] == "1"
     assert kernel["extra_info"]["cpus"] == sorted(os.sched_getaffinity(0))[:1]
@@ -214,7 +215,7 @@ def test_undecided_benchmarks_get_more_rounds_until_decided(monkeypatch, tmp_pat
             return tmp_path
 
     monkeypatch.setattr(ab, "_round", fake_round)
-    options = Options(rounds=6, pairs=1, extend=5, confidence=0.8)
+    options = Options(rounds=6, pairs=1, extend=5, confidence=0.8, jobs=1)
     run = run_ab(Trees(), "a" * 40, "b" * 40, tmp_path, options)
     rounds = {c.item: len(c.a) for c in run.comparisons}
     assert run.rounds == 6 and len(asked) == 11
@@ -225,6 +226,46 @@ def test_undecided_benchmarks_get_more_rounds_until_decided(monkeypatch, tmp_pat
     assert run.extended == {"wide": 11, "late": rounds["late"]}
     late = next(c for c in run.comparisons if c.item == "late")
     assert late.estimate.low > 1.05 and late.verdict == "slower"
+
+
+def test_rounds_run_at_once_on_cpus_of_their_own_after_the_first(monkeypatch, tmp_path):
+    """With --jobs 2 the first round runs alone, then two at a time (concurrently, on disjoint
+    CPUs), the extension too; the phases add up over the rounds."""
+    numbers, lock = [], __import__("threading").Lock()
+
+    def fake_round(number, paths, cache, definitions, options, common, skipped, check, phases):
+        with lock:
+            numbers.append(number)
+        phases["measured"] += 1.0
+        items = common or ["wide"]
+        return items, {}, {"wide": ({}, [1.0], [(0.8, 1.4)[number % 2]])}, 0.0
+
+    class Trees:
+        numba_cache = tmp_path
+
+        def get(self, sha, copy=0):
+            return tmp_path
+
+    monkeypatch.setattr(ab, "_round", fake_round)
+    rounds = []
+    run = run_ab(Trees(), "a" * 40, "b" * 40, tmp_path,
+                 Options(rounds=5, pairs=1, extend=3, confidence=0.8, jobs=2),
+                 on_round=lambda done, total, seconds: rounds.append(done))
+    assert rounds == [1, 3, 5, 7, 8] and sorted(numbers) == list(range(8))
+    assert run.jobs == 2 and run.phases["measured"] == 8.0 and len(run.startup) == 8
+    assert run.extended == {"wide": 8}
+    assert [round_cpus(n, 1, {0, 1}) for n in (1, 2)] == [{1}, {0}]  # disjoint
+
+
+def test_round_jobs_fit_the_cpus():
+    cpus = {0, 1, 2, 3}
+    assert ab.round_jobs(Options(), cpus) == 4 and ab.round_jobs(Options(threads=2), cpus) == 2
+    assert ab.round_jobs(Options(jobs=3, threads=2), cpus) == 2
+    assert ab.round_jobs(Options(jobs=1), cpus) == 1 and ab.round_jobs(Options(threads=8), cpus) == 1
+    assert ab.round_jobs(Options(pin=False), cpus) == 1
+    assert ab.round_jobs(Options(mode="count"), cpus) == 1
+    with pytest.raises(ValueError, match="--jobs must be a count of rounds >= 0, got -1"):
+        ab.validate(Options(jobs=-1))
 
 
 def _bench_json(path, fast_median, machine="CPU one"):

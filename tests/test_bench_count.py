@@ -23,7 +23,8 @@ TOY = """def kernel():
 def other():
     return sum(range(5000))
 """
-BENCH = '''import toy
+BENCH = '''import pytest
+import toy
 
 
 def test_kernel(benchmark):
@@ -32,6 +33,14 @@ def test_kernel(benchmark):
 
 def test_other(benchmark):
     benchmark.pedantic(toy.other, setup=lambda: None, rounds=3)
+
+
+def test_skipped(benchmark):
+    pytest.skip("not on this machine")
+
+
+def test_last(benchmark):
+    assert benchmark(toy.other) == sum(range(5000))  # the body's result reaches the test
 '''
 
 
@@ -61,7 +70,10 @@ def test_count_mode_finds_three_percent_more_work_and_nothing_else(toy_repo, tmp
     result = json.loads((tmp_path / "ab.json").read_text())
     got = {b["item"].split("::")[-1]: b for b in result["benchmarks"]}
     assert {name: b["verdict"] for name, b in got.items()} == {
-        "test_kernel": "slower", "test_other": "no change"}, out
+        "test_kernel": "slower", "test_other": "no change", "test_last": "no change"}, out
+    # counted after all items ran (one start of the instrumentation): a skip is still named
+    assert [item.split("::")[-1] for item in result["skipped"]] == ["test_skipped"]
+    assert "not on this machine" in next(iter(result["skipped"].values()))
     # the loop is 3% longer; the call around it and the toggles add a little fixed work
     assert 1.02 < got["test_kernel"]["ratio"] < 1.031
     assert abs(got["test_other"]["ratio"] - 1) < 0.002  # the same code on both sides

@@ -19,9 +19,11 @@ Instruction-count mode (``mode='count'``): one worker per side under callgrind, 
 benchmark's body counted alone (ab_worker.Callgrind); one count per side, B/A judged at the
 threshold. The code is compiled for a fixed x86-64 target valgrind can decode (COUNT_ENV).
 """
+import concurrent.futures
 import dataclasses
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -68,7 +70,8 @@ class Options:
     whether both sides of a round are pinned to the same CPUs, the directory inside each
     worktree that goes on PYTHONPATH ('.'; 'src' for a src layout), and how many rounds
     may be added for the benchmarks whose interval still holds 1 + threshold (undecided
-    between 'slower' and not) after ``rounds``."""
+    between 'slower' and not) after ``rounds``, and how many rounds run at once, each pinned
+    to CPUs of its own (0: as many as the CPUs hold; see round_jobs)."""
 
     mode: str = "time"
     k: str = ""
@@ -82,6 +85,7 @@ class Options:
     pin: bool = True
     src: str = "."
     extend: int = 12
+    jobs: int = 0
 
     @property
     def limit(self):
@@ -114,6 +118,8 @@ def validate(options):
                          + f", got {options.pairs}")
     if not options.slot_time > 0:
         raise ValueError(f"--slot-time must be positive seconds, got {options.slot_time!r}")
+    if not (isinstance(options.jobs, int) and options.jobs >= 0):
+        raise ValueError(f"--jobs must be a count of rounds >= 0, got {options.jobs!r}")
     if not (isinstance(options.extend, int) and options.extend >= 0):
         raise ValueError(f"--extend must be a count of rounds >= 0, got {options.extend!r}")
     if not options.limit >= 0:
@@ -142,8 +148,9 @@ class ABRun:
     confidence of each benchmark's interval, the benchmarks timed on one side only or on
     neither ({item: reason}), the machine, the wall time, per round the seconds until both
     workers had collected (start-up, imports, collection), the mode, the seconds of the
-    count mode's native warm pass, the run's seconds by phase (PHASES) and the rounds added
-    for undecided benchmarks ({item: its rounds in all})."""
+    count mode's native warm pass, the run's seconds by phase (PHASES, summed over rounds
+    that ran at once), the rounds added for undecided benchmarks ({item: its rounds in all}),
+    the rounds run at once and the CPU seconds of the run and its processes."""
 
     commits: tuple
     comparisons: list
@@ -157,6 +164,8 @@ class ABRun:
     warm: float = 0.0
     phases: dict = field(default_factory=dict)
     extended: dict = field(default_factory=dict)
+    jobs: int = 1
+    cpu: float = 0.0
 
     @property
     def slower(self):
@@ -167,12 +176,13 @@ class Worker:
     """One side's process and the JSON-lines conversation with it."""
 
     def __init__(self, label, worktree, numba_cache, bench_dir, tmp, options, files=(),
-                 warm=False, machine=True):
+                 warm=False, machine=True, stem=None):
         """A worker of ``worktree`` on the definitions in ``bench_dir`` (only ``files`` of
         it when given); ``warm``: natively, calling each benchmark once, writing what it
         collected to ``self.report`` and exiting; ``machine``: it reports the machine (the
-        benchmarks' machine-info hook)."""
-        self.label, self.log = label, tmp / f"worker-{label}.log"
+        benchmarks' machine-info hook); ``stem``: its files' name in ``tmp`` (the label)."""
+        stem = stem or label
+        self.label, self.log = label, tmp / f"worker-{stem}.log"
         source = (Path(worktree) / options.src).resolve()
         env = dict(os.environ, PYTHONPATH=str(source), NUMBA_CACHE_DIR=str(numba_cache))
         threads = 1 if options.mode == "count" else options.threads
@@ -191,14 +201,14 @@ class Worker:
         command = [sys.executable, str(WORKER)]
         if options.mode == "count":
             env.update(COUNT_ENV, NUMBA_CACHE_DIR=f"{numba_cache}-haswell")
-        self.report = tmp / f"collected-{label}.json"
+        self.report = tmp / f"collected-{stem}.json"
         if warm:
             config.update(warm=True, report=str(self.report))
         elif options.mode == "count":
-            config["callgrind_out"] = str(tmp / f"callgrind-{label}")
+            config["callgrind_out"] = str(tmp / f"callgrind-{stem}")
             command = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
                        "--collect-atstart=no", f"--callgrind-out-file={config['callgrind_out']}",
-                       f"--log-file={tmp / f'valgrind-{label}.log'}", *command]
+                       f"--log-file={tmp / f'valgrind-{stem}.log'}", *command]
         self.proc = subprocess.Popen(
             [*command, json.dumps(config)], cwd=worktree, env=env, stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, text=True, bufsize=1)
@@ -222,14 +232,16 @@ class Worker:
             return "(no log)"
 
     def close(self):
-        """Close its stdin (it exits at once, between slots) and reap it."""
+        """Kill it and reap it: the coordinator has what it needs (pytest's teardown and the
+        interpreter's exit, seconds a round, would measure nothing)."""
         if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
             try:
-                self.proc.stdin.close()
-                self.proc.wait(timeout=60)
-            except (OSError, subprocess.TimeoutExpired):
-                self.proc.kill()
-                self.proc.wait()
+                stream.close()
+            except OSError:  # a write to the dead process's pipe still buffered
+                pass
 
 
 def _common_items(got, skipped):
@@ -270,7 +282,7 @@ def _agree_on_items(a, b, k, skipped, common=None, cpus=None):
 # The run's seconds by phase: making the worktrees, the count mode's native warm pass, the
 # workers' start-up until both had collected, waiting for both sides' set-up of each benchmark
 # (pytest's, the inputs, the warm-up call: Numba's cache load in a fresh process), measuring,
-# and the workers' end (teardown, exit).
+# and stopping the workers (killed once the last benchmark is measured).
 PHASES = ("worktrees", "warm pass", "start and collect", "set-up", "measured", "finish")
 
 
@@ -329,6 +341,33 @@ def round_cpus(number, threads, available=None):
                                                                          len(available)))}
 
 
+def round_jobs(options, available=None):
+    """How many rounds run at once, each on CPUs of its own (round_cpus of consecutive round
+    numbers are disjoint): ``options.jobs``, at most (0: exactly) as many as the ``available``
+    CPUs (this process's) hold at ``options.threads`` each; 1 in the count mode (its workers
+    count both sides at once already), unpinned or with the environment's threads."""
+    if options.mode == "count" or not options.pin or not options.threads:
+        return 1
+    available = available if available is not None else os.sched_getaffinity(0)
+    fit = max(1, len(available) // options.threads)
+    return min(options.jobs, fit) if options.jobs else fit
+
+
+def _rounds(numbers, paths, numba_cache, definitions, options, common, skipped, check, phases):
+    """The rounds ``numbers`` at once, each in a thread of its own: their _round results in
+    order; each round's phase seconds are added to ``phases``."""
+    own = [dict.fromkeys(PHASES, 0.0) for _ in numbers]
+    with concurrent.futures.ThreadPoolExecutor(len(numbers)) as pool:
+        futures = [pool.submit(_round, number, paths, numba_cache, definitions, options,
+                               common, skipped, check, seconds)
+                   for number, seconds in zip(numbers, own)]
+        results = [future.result() for future in futures]
+    for seconds in own:
+        for name, value in seconds.items():
+            phases[name] += value
+    return results
+
+
 def _warm(paths, numba_cache, definitions, options):
     """Both sides' benchmarks called once natively in the count mode's environment, so that
     their JIT compilation fills the Numba cache outside valgrind (several times slower);
@@ -363,9 +402,9 @@ def _round(number, paths, numba_cache, definitions, options, common, skipped, ch
     count = options.mode == "count"
     cpus = round_cpus(number, options.threads) if options.pin and not count else None
     a = Worker("A", paths[0], numba_cache, Path(definitions), tmp, options, files,
-               machine=number == 0 and not count)
+               machine=number == 0 and not count, stem=f"A-{number}")
     b = Worker("B", paths[1], numba_cache, Path(definitions), tmp, options, files,
-               machine=False)
+               machine=False, stem=f"B-{number}")
     try:
         common, machine = _agree_on_items(a, b, options.k, skipped, common, cpus)
         startup = time.perf_counter() - start
@@ -377,10 +416,8 @@ def _round(number, paths, numba_cache, definitions, options, common, skipped, ch
                              phases, warm_up=not count, together=count)
             if got is not None:
                 timed[item] = got
-        finishing = time.perf_counter()
-        for w in (a, b):
-            w.receive("end")
     finally:
+        finishing = time.perf_counter()
         a.close()
         b.close()
     phases["finish"] += time.perf_counter() - finishing
@@ -402,7 +439,7 @@ def run_ab(worktrees, sha_a, sha_b, definitions, options, on_round=None):
     each; an ABRun whose comparisons take each round's median slot time per side as one pair.
     With ``options.rounds == 1`` (quick: one pair of processes) the slot pairs are the pairs:
     faster, but the intervals then leave out the processes' own offsets."""
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu_seconds()
     phases = dict.fromkeys(PHASES, 0.0)
     paths = (worktrees.get(sha_a), worktrees.get(sha_b, copy=1 if sha_b == sha_a else 0))
     phases["worktrees"] = time.perf_counter() - start
@@ -425,22 +462,23 @@ def run_ab(worktrees, sha_a, sha_b, definitions, options, on_round=None):
             raise ValueError(f"--pairs must be at least {need} with --rounds 1 for "
                              f"{len(items)} benchmarks at {options.confidence:.0%} together")
 
-    timed = {}
+    timed, jobs = {}, round_jobs(options)
     number = 0
-    while number < rounds:
-        common, got_machine, got, seconds = _round(number, paths, worktrees.numba_cache,
-                                                   definitions, options, common, skipped, check,
-                                                   phases)
-        startup.append(seconds)
-        machine = machine if machine is not None else got_machine
+    while number < rounds:  # the first round alone: it compiles, and finds the common items
+        batch = list(range(number, min(rounds, number + jobs) if number else 1))
+        for common, got_machine, got, seconds in _rounds(
+                batch, paths, worktrees.numba_cache, definitions, options, common, skipped,
+                check, phases):
+            startup.append(seconds)
+            machine = machine if machine is not None else got_machine
+            for item, (info, a, b) in got.items():
+                timed.setdefault(item, (info, [], []))
+                timed[item][1].append(a)
+                timed[item][2].append(b)
         confidence = 1.0 if count else 1 - (1 - options.confidence) / len(common)
         if not quick:
             rounds = max(options.rounds, min_pairs(confidence))
-        for item, (info, a, b) in got.items():
-            timed.setdefault(item, (info, [], []))
-            timed[item][1].append(a)
-            timed[item][2].append(b)
-        number += 1
+        number += len(batch)
         if on_round:
             on_round(number, rounds, time.perf_counter() - start)
     comparisons = {item: _compare(item, timed[item], quick, count, confidence, options.limit)
@@ -451,15 +489,16 @@ def run_ab(worktrees, sha_a, sha_b, definitions, options, on_round=None):
                      if c.estimate.low <= 1 + options.limit < c.estimate.high]
         if not undecided:
             break
-        _, _, got, seconds = _round(number, paths, worktrees.numba_cache, definitions,
-                                    options, undecided, skipped, check, phases)
-        startup.append(seconds)
-        number += 1
+        batch = list(range(number, min(rounds + options.extend, number + jobs)))
+        for _, _, got, seconds in _rounds(batch, paths, worktrees.numba_cache, definitions,
+                                          options, undecided, skipped, check, phases):
+            startup.append(seconds)
+            for item in undecided:
+                if item in got:  # else not reached this time: left as it was
+                    for side, values in zip(timed[item][1:], got[item][1:]):
+                        side.append(values)
+        number += len(batch)
         for item in undecided:
-            if item not in got:  # not reached this time: left as it was
-                continue
-            for side, values in zip(timed[item][1:], got[item][1:]):
-                side.append(values)
             comparisons[item] = _compare(item, timed[item], quick, count, confidence,
                                          options.limit)
             extended[item] = len(timed[item][1])
@@ -467,7 +506,14 @@ def run_ab(worktrees, sha_a, sha_b, definitions, options, on_round=None):
             on_round(number, rounds, time.perf_counter() - start)
     return ABRun((sha_a, sha_b), list(comparisons.values()), rounds, confidence, skipped,
                  machine, time.perf_counter() - start, startup, options.mode, warm, phases,
-                 extended)
+                 extended, jobs, _cpu_seconds() - cpu)
+
+
+def _cpu_seconds():
+    """User and system seconds of this process and its reaped children so far."""
+    usages = [resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                  resource.RUSAGE_CHILDREN)]
+    return sum(usage.ru_utime + usage.ru_stime for usage in usages)
 
 
 def _compare(item, timed, quick, count, confidence, threshold):
@@ -577,7 +623,9 @@ def summary(run, options):
         lines.append(f"not compared: {item} ({why})")
     phases = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in run.phases.items()
                        if seconds or name != "warm pass")
-    lines.append(f"{run.seconds:.0f} s in {len(run.startup)} round(s): {phases}")
+    at_once = f", {run.jobs} at a time" if run.jobs > 1 else ""
+    lines.append(f"{run.seconds:.0f} s ({run.cpu:.0f} s of CPU) in {len(run.startup)} "
+                 f"round(s){at_once}: {phases}")
     return lines
 
 
@@ -609,6 +657,7 @@ def to_json(run, repo, options):
             "rounds": run.rounds, "confidence": run.confidence,
             "machine": run.machine, "seconds": run.seconds, "startup": run.startup,
             "warm": run.warm, "phases": run.phases, "extended": run.extended,
+            "jobs": run.jobs, "cpu_seconds": run.cpu,
             "skipped": run.skipped,
             "benchmarks": [{"item": c.item, "extra_info": c.extra_info, "a": c.a, "b": c.b,
                             "a_slots": c.a_slots, "b_slots": c.b_slots,

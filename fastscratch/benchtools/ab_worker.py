@@ -15,7 +15,12 @@ stdin (pytest's own output goes to the log file named in the config):
      <- {"cmd": "next"}
   or -> {"event": "none", "item": id, "outcome": why it did not reach the benchmark}
   -> {"event": "error", "item": id, "message": ...}   when the timed callable raised
-  -> {"event": "end", "exitcode": pytest's exit code}
+  -> {"event": "end", "exitcode": pytest's exit code}   (if still running: the coordinator
+     kills a worker once its last item is measured)
+In the instruction-count mode (``"callgrind_out"`` in the config) the items run first without
+a word (each benchmark's set-up and one call, valgrind not instrumenting), then the worker
+starts the instrumentation once and replays the queue: per item its "ready" (or "none")
+and the counts, so a body is counted after its test's teardown.
 With ``"warm": true`` in the config it talks to no one: it writes its "collected" message to
 the file named by ``"report"``, every collected benchmark is called once (compiling what its
 revision compiles, into the Numba cache) and the process exits. With ``"machine": false`` the
@@ -43,13 +48,16 @@ class Callgrind:
     (a no-op natively), ``xchg rbx, rbx``; the answer in rdx, 0 natively) in an executable page
     called through ctypes. Under callgrind started with ``--instr-atstart=no
     --collect-atstart=no``, ``count(fn)`` instruments and collects only around ``fn``, dumps
-    the counts and returns the instructions executed (the dump's ``totals``)."""
+    the counts and returns the instructions executed (the dump's ``summary``). ``start()``
+    instruments from then on: each start makes valgrind translate all code anew, so a worker
+    starts once and only toggles collection per count."""
 
     CODE = bytes.fromhex("4889f8" "31d2" "48c1c703" "48c1c70d" "48c1c73d" "48c1c733" "4887db"
                          "4889d0" "c3")  # mov rax,rdi; xor edx,edx; rol rdi x4; xchg; ret rdx
     RUNNING_ON_VALGRIND = 0x1001
     _BASE = (ord("C") << 24) | (ord("T") << 16)  # callgrind.h's VG_USERREQ_TOOL_BASE('C','T')
     DUMP, ZERO, TOGGLE_COLLECT, _DUMP_AT, START, STOP = range(_BASE, _BASE + 6)
+    HEADER_LINES = 100  # a dump's header, which holds its 'summary:' line
 
     def __init__(self, out_file):
         self.page = mmap.mmap(-1, mmap.PAGESIZE,
@@ -67,23 +75,30 @@ class Callgrind:
         self._block[0] = code
         return self._call(ctypes.addressof(self._block))
 
-    def count(self, fn):
-        """Instructions executed by ``fn()`` (and the few of the toggles around it)."""
+    def start(self):
+        """Instrument from now on (collecting nothing until ``count``)."""
         self.request(self.START)
+
+    def count(self, fn):
+        """Instructions executed by ``fn()`` (and the few of the toggles around it); after
+        ``start()``."""
         self.request(self.ZERO)
         self.request(self.TOGGLE_COLLECT)
         fn()
         self.request(self.TOGGLE_COLLECT)
         self.request(self.DUMP)
-        self.request(self.STOP)
         self.dumps += 1
         dump = f"{self.out_file}.{self.dumps}"
         with open(dump, encoding="utf-8", errors="replace") as f:
-            totals = [line for line in f if line.startswith("totals:")]
+            # the header's 'summary:' (the totals), not the whole dump: this Python runs
+            # instrumented, at a few microseconds a line, and a dump has ~1e5 lines
+            summary = next((line for line, _ in zip(f, range(self.HEADER_LINES))
+                            if line.startswith("summary:")), None)
         os.remove(dump)
-        if not totals:
-            raise RuntimeError(f"callgrind dump {dump}: expected a 'totals:' line, found none")
-        return int(totals[-1].split()[1])
+        if summary is None:
+            raise RuntimeError(f"callgrind dump {dump}: expected a 'summary:' line in its "
+                               f"first {self.HEADER_LINES} lines, found none")
+        return int(summary.split()[1])
 
 
 class Channel:
@@ -137,44 +152,36 @@ class Benchmark:
         if plugin.benchmarked:
             raise RuntimeError(f"{self.item.nodeid}: the benchmark fixture was used twice")
         plugin.benchmarked = True
-        if plugin.warm:
+        if plugin.warm or plugin.callgrind:
             prepared = setup() if setup is not None else None
             if prepared is not None:
                 args, kwargs = prepared
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)  # the test's result; first-touch work, uncounted
+            if plugin.callgrind:
+                plugin.queue.append(dict(event="ready", item=self.item.nodeid,
+                                         group=self.group, extra_info=self.extra_info,
+                                         measure=(self._count, fn, args, kwargs, setup,
+                                                  iterations)))
+            return result
         plugin.channel.send(event="ready", item=self.item.nodeid, group=self.group,
                             extra_info=self.extra_info)
-        result = None
-        while plugin.channel.receive()["cmd"] == "slot":
-            try:
-                measure = self._count if plugin.callgrind else self._slot
-                value, result = measure(fn, args, kwargs, setup, iterations)
-            except BaseException as exc:
-                plugin.channel.send(event="error", item=self.item.nodeid, message=repr(exc))
-                raise
-            plugin.channel.send(event="slot", value=value)
-        return result
+        return plugin.serve(self.item.nodeid, (self._slot, fn, args, kwargs, setup,
+                                               iterations))
 
     def _count(self, fn, args, kwargs, setup, iterations):
-        """Instructions per call of ``fn``: after one uncounted call (first-touch work), each
-        of ``iterations`` (1) calls counted, from fresh ``setup`` when given; the last
-        result."""
-        result, total, n = None, 0, iterations or 1
-        for counted in (False, True):
-            if setup is not None:
-                prepared = setup()
-                if prepared is not None:
-                    args, kwargs = prepared
+        """Instructions per call of ``fn``: each of ``iterations`` (1) calls counted, from
+        fresh ``setup`` when given; the last result."""
+        result, n = None, iterations or 1
+        if setup is not None:
+            prepared = setup()
+            if prepared is not None:
+                args, kwargs = prepared
 
-            def call():
-                nonlocal result
-                for _ in range(n):
-                    result = fn(*args, **kwargs)
-            if counted:
-                total = self.plugin.callgrind.count(call)
-            else:
-                call()
-        return total / n, result
+        def call():
+            nonlocal result
+            for _ in range(n):
+                result = fn(*args, **kwargs)
+        return self.plugin.callgrind.count(call) / n, result
 
     def _slot(self, fn, args, kwargs, setup, iterations):
         """Rounds of ``fn`` for the slot time (at least one); the per-call time of the rounds'
@@ -217,6 +224,38 @@ class Plugin:
         self.with_machine = config.get("machine", True)
         self.callgrind = Callgrind(config["callgrind_out"]) if config.get("callgrind_out") \
             else None
+        self.queue = []  # count mode: the items' events, replayed after the run
+
+    def serve(self, nodeid, measure):
+        """Answer the coordinator's "slot" commands until "next": ``measure`` is (method, fn,
+        args, kwargs, setup, iterations); the last result."""
+        method, *arguments = measure
+        result = None
+        while self.channel.receive()["cmd"] == "slot":
+            try:
+                value, result = method(*arguments)
+            except BaseException as exc:
+                self.channel.send(event="error", item=nodeid, message=repr(exc))
+                raise
+            self.channel.send(event="slot", value=value)
+        return result
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtestloop(self, session):
+        """Count mode: after every item has run uninstrumented, instrument once and replay
+        the queue to the coordinator."""
+        yield
+        if not self.callgrind:
+            return
+        self.callgrind.start()
+        for event in self.queue:
+            measure = event.pop("measure", None)
+            self.channel.send(**event)
+            if measure is not None:
+                try:
+                    self.serve(event["item"], measure)
+                except BaseException:  # reported to the coordinator as an "error" event
+                    return
 
     def pytest_addhooks(self, pluginmanager):
         try:  # the benchmark conftest may implement pytest-benchmark's hooks
@@ -281,8 +320,12 @@ class Plugin:
         self.benchmarked, self.outcome = False, None
         yield
         if not self.benchmarked and not self.warm:
-            self.channel.send(event="none", item=item.nodeid,
-                              outcome=self.outcome or "did not call the benchmark fixture")
+            event = dict(event="none", item=item.nodeid,
+                         outcome=self.outcome or "did not call the benchmark fixture")
+            if self.callgrind:
+                self.queue.append(event)
+            else:
+                self.channel.send(**event)
 
     def pytest_runtest_logreport(self, report):
         if (report.failed or report.skipped) and self.outcome is None:

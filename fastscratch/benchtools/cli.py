@@ -81,7 +81,7 @@ def _ab_options(args):
                             slot_time=args.slot_time, stat=args.stat,
                             confidence=args.confidence, threshold=args.threshold,
                             threads=args.threads, pin=not args.no_pin, src=args.src,
-                            extend=args.extend))
+                            extend=args.extend, jobs=args.jobs))
 
 
 def _record_sides(args, repo, run):
@@ -205,6 +205,9 @@ def _add_timing_arguments(p):
                         "environment's); count mode: always 1")
     p.add_argument("--no-pin", action="store_true",
                    help="do not pin both sides of a round to the same --threads CPUs")
+    p.add_argument("--jobs", type=int, default=d.jobs,
+                   help="rounds at once, each pinned to --threads CPUs of its own (default "
+                        "0: as many as the CPUs hold; 1: one at a time; pinned wall clock only)")
     p.add_argument("--src", default=d.src,
                    help="directory inside each revision put on PYTHONPATH (default: its "
                         "root; 'src' for a src layout)")
