@@ -375,7 +375,7 @@ def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx, codes=None):
                 if codes is not None:
                     scatter2x2_rows(dout[n], y[n], codes[n], act, zero, one, g_n, gs)
                 else:
-                    prologue(dout[n], y[n], act, zero, one, g_n, gs)
+                    prologue(dout[n], dout[n] if act == NONE else y[n], act, zero, one, g_n, gs)
                 if not shifts:
                     if last:
                         pad_channels_last(x[n], pad, xh)
