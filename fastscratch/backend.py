@@ -3,9 +3,16 @@
 Layers call ``backend.ops.<name>(...)``; ``use_backend`` swaps the whole namespace at once.
 The namespace is built on the first access of ``ops``, so importing this module (and
 fastscratch) loads neither Numba nor the kernels.
+
+The default backend, 'numba', starts with a warm-up: its operations run their NumPy twins
+until the calls' work (fastscratch/work.py) passes ``settings.warm_up()``; the call that
+passes it loads Numba and runs the kernel, and so does every later call. A script that does
+less work never imports Numba. ``use_backend`` ends the warm-up.
 """
 import functools
 import types
+
+from . import settings, work
 
 BACKENDS = ("numba", "numpy")
 _tables = {}
@@ -24,6 +31,44 @@ def operations(name):
             ops.update({op: getattr(module, op) for op in module.__all__})
         _tables[name] = types.SimpleNamespace(**ops)
     return _tables[name]
+
+
+def _warm_up_table():
+    """The namespace of the warm-up: each operation runs its twin while the work so far stays
+    within the budget, then ends the warm-up and runs the kernel."""
+    from . import reference
+    ops = {}
+    for module in reference.MODULES:
+        for op in module.__all__:
+            ops[op] = _warm_up_operation(op, getattr(module, op), work.of(op))
+    return types.SimpleNamespace(**ops)
+
+
+def _warm_up_operation(name, twin, work_of):
+    def operation(*args):
+        global _work_left
+        _work_left -= work_of(*args)
+        if _work_left >= 0 and _warming_up:
+            return twin(*args)
+        if _warming_up:
+            _end_warm_up()
+        return getattr(operations(name_in_use), name)(*args)
+
+    operation.__name__ = operation.__qualname__ = name
+    operation.__doc__ = twin.__doc__
+    return operation
+
+
+def _end_warm_up():
+    global _warming_up
+    _warming_up = False
+    if name_in_use == "numba":
+        globals()["ops"] = operations("numba")
+
+
+def warming_up():
+    """True while the default backend still runs the NumPy twins (before Numba is loaded)."""
+    return _warming_up and name_in_use == "numba"
 
 
 class _Switch:
@@ -55,8 +100,9 @@ class _Switch:
 
 
 def _select(name):
-    global name_in_use
+    global name_in_use, _warming_up
     name_in_use = name
+    _warming_up = False
     if name in _tables:
         globals()["ops"] = _tables[name]
     else:
@@ -65,9 +111,19 @@ def _select(name):
 
 def __getattr__(attr):
     """``ops``: the namespace of the backend in use, built (its modules imported) now."""
+    global _work_left, _warming_up, _warm_up_ops
     if attr != "ops":
         raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
-    globals()["ops"] = table = operations(name_in_use)
+    if _warming_up and _work_left is None:
+        _work_left = settings.warm_up()
+        _warming_up = _work_left > 0
+    if _warming_up:
+        if _warm_up_ops is None:
+            _warm_up_ops = _warm_up_table()
+        table = _warm_up_ops
+    else:
+        table = operations(name_in_use)
+    globals()["ops"] = table
     return table
 
 
@@ -92,3 +148,6 @@ def current_backend():
 
 name_in_use = None
 _select("numba")
+_warming_up = True  # the default backend's warm-up; its budget is read on the first ``ops``
+_work_left = None
+_warm_up_ops = None

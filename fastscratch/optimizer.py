@@ -26,13 +26,6 @@ from .constants import OPTIMIZER_EPS
 from .reference import optim as twins
 
 
-def _kernels():
-    """kernels/optim.py, imported on the first update: importing the optimizers loads no Numba
-    (the book's scripts import them before they train, or without training at all)."""
-    from .kernels import optim
-    return optim
-
-
 class Hyper:
     """A hyper-parameter attribute whose every assignment goes through ``check(name, value)``
     (the constructor's, and any later ``opt.lr = ...``)."""
@@ -68,10 +61,9 @@ class Optimizer:
       * ``__init__(self, lr, ...)``: its hyper-parameters with the book's defaults, each assigned
         to a ``Hyper`` attribute of the class (which checks it), and its state tables and
         counters set to None and 0 as the book does, after ``super().__init__()``;
-      * ``update(self, params, grads)``: ``self._apply(params, grads, kernel, twin, *scalars)``
-        with ``kernel`` a function returning its kernel from kernels/optim.py (called only
-        when an array entry needs it: scalar params run on the twin and load no Numba), its
-        NumPy twin and the kernel's scalars;
+      * ``update(self, params, grads)``: ``self._apply(params, grads, op, *scalars)`` with
+        ``op`` the name of its operation in kernels/optim.py and reference/optim.py and the
+        operation's scalars;
     and declares ``state_names``, its per-key state tables in the kernel's argument order (each
     maps a params key to an array like that entry), and ``counters``, the step counts it keeps
     (e.g. ("iter",) for Adam); state_dict() saves both. ``train_lr`` is the learning rate
@@ -243,14 +235,13 @@ class Optimizer:
         """Update every entry of ``params`` from ``grads`` (dicts with the same keys) in place."""
         raise NotImplementedError
 
-    def _apply(self, params, grads, kernel, twin, *scalars):
-        """Check every entry (a rejected call changes nothing), then run ``kernel()(p, g,
-        *state, *scalars)`` (the state arrays in ``state_names`` order) on each: C-contiguous
-        arrays as flat views on ``kernel()`` (``twin`` on the numpy backend), other layouts on
-        ``twin`` in place, numbers on ``twin`` in float64 (the result replaces the params
-        entry). The scalars are cast to each entry's dtype."""
-        if backend.name_in_use == "numpy":
-            kernel = lambda: twin  # noqa: E731
+    def _apply(self, params, grads, op, *scalars):
+        """Check every entry (a rejected call changes nothing), then run operation ``op``
+        as ``op(p, g, *state, *scalars)`` (the state arrays in ``state_names`` order) on each:
+        C-contiguous arrays as flat views on the backend's ``op``, other layouts on its NumPy
+        twin in place, numbers on the twin in float64 (the result replaces the params entry).
+        The scalars are cast to each entry's dtype."""
+        twin = getattr(twins, op)
         typed = {}
         for key, p, g, is_number in self._checked(params, grads):
             if is_number:
@@ -263,7 +254,7 @@ class Optimizer:
                 typed[p.dtype] = tuple(p.dtype.type(s) for s in scalars)
             arrays, flat = self._views_of(key, p)
             if flat is not None:
-                kernel()(flat[0], g.reshape(-1), *flat[1:], *typed[p.dtype])
+                getattr(backend.ops, op)(flat[0], g.reshape(-1), *flat[1:], *typed[p.dtype])
             else:
                 twin(arrays[0], g, *arrays[1:], *typed[p.dtype])
 
@@ -279,7 +270,7 @@ class SGD(Optimizer):
         self.lr = lr
 
     def update(self, params, grads):
-        self._apply(params, grads, lambda: _kernels().sgd, twins.sgd, self.lr)
+        self._apply(params, grads, "sgd", self.lr)
 
 
 class Momentum(Optimizer):
@@ -296,7 +287,7 @@ class Momentum(Optimizer):
         self.v = None
 
     def update(self, params, grads):
-        self._apply(params, grads, lambda: _kernels().momentum, twins.momentum, self.lr, self.momentum)
+        self._apply(params, grads, "momentum", self.lr, self.momentum)
 
 
 class Nesterov(Momentum):
@@ -304,7 +295,7 @@ class Nesterov(Momentum):
     and state: p += momentum^2 * v; p -= (1 + momentum) * lr * g; then v = momentum * v - lr * g."""
 
     def update(self, params, grads):
-        self._apply(params, grads, lambda: _kernels().nesterov, twins.nesterov, self.lr, self.momentum)
+        self._apply(params, grads, "nesterov", self.lr, self.momentum)
 
 
 class AdaGrad(Optimizer):
@@ -319,7 +310,7 @@ class AdaGrad(Optimizer):
         self.h = None
 
     def update(self, params, grads):
-        self._apply(params, grads, lambda: _kernels().adagrad, twins.adagrad, self.lr, OPTIMIZER_EPS)
+        self._apply(params, grads, "adagrad", self.lr, OPTIMIZER_EPS)
 
 
 class RMSprop(Optimizer):
@@ -337,7 +328,7 @@ class RMSprop(Optimizer):
         self.h = None
 
     def update(self, params, grads):
-        self._apply(params, grads, lambda: _kernels().rmsprop, twins.rmsprop, self.lr, self.decay_rate,
+        self._apply(params, grads, "rmsprop", self.lr, self.decay_rate,
                     OPTIMIZER_EPS)
 
 
@@ -364,7 +355,7 @@ class Adam(Optimizer):
     def update(self, params, grads):
         step = self.iter + 1
         lr_t = self.lr * np.sqrt(1.0 - self.beta2 ** step) / (1.0 - self.beta1 ** step)
-        self._apply(params, grads, lambda: _kernels().adam, twins.adam, lr_t, self.beta1, self.beta2,
+        self._apply(params, grads, "adam", lr_t, self.beta1, self.beta2,
                     OPTIMIZER_EPS)
         self.iter = step
 

@@ -15,10 +15,17 @@ CACHE = "FASTSCRATCH_CACHE"
 MNIST_MIRROR = "FASTSCRATCH_MNIST_MIRROR"
 FASHION_MNIST_MIRROR = "FASTSCRATCH_FASHION_MNIST_MIRROR"
 BENCH_THREADS = "FASTSCRATCH_BENCH_THREADS"
+WARM_UP = "FASTSCRATCH_WARM_UP"
 
 # Elements below which a kernel's serial twin wins (bench/bench_kernels.py, 2 free cores:
 # break-even at 16K-65K elements, the parallel twin 1.2-1.8x ahead from 2^18).
 DEFAULT_PARALLEL_MIN = 1 << 18
+
+# Work (multiply-adds of the products, elements of the rest: fastscratch/work.py) that the
+# default backend runs on the NumPy twins before it loads Numba: about 0.1-0.3 s of NumPy here,
+# less than Numba's import and the first kernels' cache loads (0.35-0.45 s), so a script that
+# does less than this never pays for them.
+DEFAULT_WARM_UP = 10 ** 8
 
 # How Numba's OpenMP workers wait between parallel kernels (docs/threads.md): spin about half a
 # millisecond (GNU OpenMP's spin count, Intel OpenMP's block time), then sleep.
@@ -31,6 +38,17 @@ def _positive_int(name, default):
         return default
     if not text.strip().isdigit() or int(text) < 1:
         raise ValueError(f"{name} must be a positive int, got {text!r}")
+    return int(text)
+
+
+def warm_up():
+    """$FASTSCRATCH_WARM_UP (an int >= 0): the work the default backend runs on the NumPy
+    twins before it loads Numba's kernels; 0: kernels from the first call. Default 10^8."""
+    text = os.environ.get(WARM_UP)
+    if text is None:
+        return DEFAULT_WARM_UP
+    if not text.strip().isdigit():
+        raise ValueError(f"{WARM_UP} must be an int >= 0, got {text!r}")
     return int(text)
 
 

@@ -7,7 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import fastscratch
+# The kernels from the first call: the default backend's warm-up on the NumPy twins
+# (backend.py) would otherwise decide, by what ran before in this process, whether a test
+# meets a kernel or a twin. tests/test_warm_up.py tests the warm-up in fresh processes.
+os.environ["FASTSCRATCH_WARM_UP"] = "0"
+
+import fastscratch  # noqa: E402
 
 MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")

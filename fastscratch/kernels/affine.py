@@ -8,6 +8,7 @@ then dW = x.T dz and dx = dz W.T as one set of tiles. Products run in BLAS one t
 import numpy as np
 from numba import prange
 
+from .. import work
 from .._jit import PRODUCT_PARALLEL_MIN, kernel
 from ..constants import NONE
 from ._common import activate, activate_grad, add_blocks, block_rows, row_blocks
@@ -16,15 +17,7 @@ from .gemm import gemm, grid, tile_span
 __all__ = ["affine_forward", "affine_backward"]
 
 
-def _forward_work(x, W, *rest):
-    return x.shape[0] * W.size
-
-
-def _backward_work(dout, y, act, x, *rest):
-    return x.size * dout.shape[1]
-
-
-@kernel(work=_forward_work, parallel_min=PRODUCT_PARALLEL_MIN)
+@kernel(work=work.affine_forward, parallel_min=PRODUCT_PARALLEL_MIN)
 def affine_forward(x, W, b, act, out):
     """out = act(x @ W + b); x (N, D), W (D, M), b (M,), out (N, M); act NONE, RELU or SIGMOID."""
     n, m = out.shape
@@ -40,7 +33,7 @@ def affine_forward(x, W, b, act, out):
                 tile[i, j] = activate(tile[i, j] + b[j0 + j], act, zero, one)
 
 
-@kernel(work=_backward_work, parallel_min=PRODUCT_PARALLEL_MIN)
+@kernel(work=work.affine_backward, parallel_min=PRODUCT_PARALLEL_MIN)
 def affine_backward(dout, y, act, x, W, dz, db, dW, dx):
     """dz = dout * act'(y) (y the activation's output), db = dz.sum(axis=0), dW = x.T @ dz and,
     unless dx is None, dx = dz @ W.T. dout, y, dz (N, M); x (N, D); W, dW (D, M); dx (N, D).

@@ -28,6 +28,7 @@ block of images and the blocks added in order, so no result depends on the threa
 import numpy as np
 from numba import prange
 
+from .. import work
 from .._jit import PRODUCT_PARALLEL_MIN, inline, kernel
 from ..constants import NONE
 from ._common import activate, activate_grad, add_blocks, block_rows, image_blocks
@@ -41,20 +42,6 @@ __all__ = ["conv_forward", "conv_backward"]
 def out_size(size, window, stride, pad):
     """Output positions along one axis."""
     return (size + 2 * pad - window) // stride + 1
-
-
-def _work(x, W, stride, pad):
-    """Multiply-adds of the convolution of x with W."""
-    return (x.shape[0] * W.size * out_size(x.shape[2], W.shape[2], stride, pad)
-            * out_size(x.shape[3], W.shape[3], stride, pad))
-
-
-def _forward_work(x, W, b, stride, pad, *rest):
-    return _work(x, W, stride, pad)
-
-
-def _backward_work(dout, y, act, x, W, stride, pad, *rest):
-    return _work(x, W, stride, pad)
 
 
 @inline
@@ -236,7 +223,7 @@ def lane_sum(v, lanes):
     return s
 
 
-@kernel(work=_forward_work, parallel_min=PRODUCT_PARALLEL_MIN)
+@kernel(work=work.conv_forward, parallel_min=PRODUCT_PARALLEL_MIN)
 def conv_forward(x, W, b, stride, pad, act, out, pooled=None, codes=None):
     """out = act(conv(x, W) + b); x (N, C, H, W), W (FN, C, FH, FW), b (FN,),
     out (N, FN, OH, OW). With pooled and codes (N, FN, OH // 2, OW // 2), codes uint8: also the
@@ -317,7 +304,7 @@ def patches_channels_last(xh, fh_, fw_, oh_, ow_, col_t):
                     col_t[p, i * run + q] = rows[oh + i, ow * c_ + q]
 
 
-@kernel(work=_backward_work, parallel_min=PRODUCT_PARALLEL_MIN)
+@kernel(work=work.conv_backward, parallel_min=PRODUCT_PARALLEL_MIN)
 def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx, codes=None):
     """Through act (y its output; with NONE y is not read) and the convolution of x: dW, db
     and, unless dx is None, dx; dout, y (N, FN, OH, OW), x, dx (N, C, H, W), W, dW
