@@ -9,6 +9,7 @@ from .constants import NONE, RELU, SIGMOID
 from .functions import (cross_entropy_error, identity_function, relu, relu_grad, sigmoid,
                         sigmoid_grad, softmax, softmax_loss, step_function, sum_squared_error)
 from .util import col2im, im2col
+from .work import out_size
 
 __all__ = ["np", "identity_function", "step_function", "sigmoid", "sigmoid_grad", "relu",
            "relu_grad", "softmax", "sum_squared_error", "cross_entropy_error", "softmax_loss",
@@ -318,11 +319,6 @@ class BatchNormalization(Layer):
         return dx.reshape(self.input_shape)
 
 
-def _out_size(size, window, stride, pad):
-    """Output positions along one axis: (size + 2 pad - window) // stride + 1."""
-    return (size + 2 * pad - window) // stride + 1
-
-
 class Pooling(Layer):
     """Max pooling of x (N, C, H, W) over pool_h x pool_w windows: out (N, C, OH, OW) with
     OH = (H + 2 pad - pool_h) // stride + 1. Padding counts as zeros, as in the book's im2col.
@@ -371,15 +367,15 @@ class Pooling(Layer):
     def backward(self, dout):
         validation.forward_done(self, "arg_max", "training-mode ")
         n, c, h, w = self.x.shape
-        shape = (n, c, _out_size(h, self.pool_h, self.stride, self.pad),
-                 _out_size(w, self.pool_w, self.stride, self.pad))
+        shape = (n, c, out_size(h, self.pool_h, self.stride, self.pad),
+                 out_size(w, self.pool_w, self.stride, self.pad))
         return self.backward_unchecked(validation.gradient_in(dout, shape, self.x.dtype))
 
     def forward_unchecked(self, x, train_flg=True):
         """The pooled maxima of checked x; sets x, and arg_max in training mode."""
         n, c, h, w = x.shape
-        oh = _out_size(h, self.pool_h, self.stride, self.pad)
-        ow = _out_size(w, self.pool_w, self.stride, self.pad)
+        oh = out_size(h, self.pool_h, self.stride, self.pad)
+        ow = out_size(w, self.pool_w, self.stride, self.pad)
         out = np.empty((n, c, oh, ow), dtype=x.dtype)
         arg_max = np.empty(n * oh * ow * c if train_flg else 0, dtype=np.intp)
         backend.ops.pool_forward(x, self.pool_h, self.pool_w, self.stride, self.pad, out,
@@ -444,8 +440,8 @@ class Convolution(Layer):
     def backward(self, dout):
         validation.forward_done(self, "_train_x", "training-mode ")
         n, _, h, w = self.x.shape
-        shape = (n, self.W.shape[0], _out_size(h, self.W.shape[2], self.stride, self.pad),
-                 _out_size(w, self.W.shape[3], self.stride, self.pad))
+        shape = (n, self.W.shape[0], out_size(h, self.W.shape[2], self.stride, self.pad),
+                 out_size(w, self.W.shape[3], self.stride, self.pad))
         return self.backward_unchecked(validation.gradient_in(dout, shape, self.W.dtype))
 
     def forward_unchecked(self, x, train_flg=True, act=None, pool=None):
@@ -455,8 +451,8 @@ class Convolution(Layer):
         W = np.ascontiguousarray(self.W)
         fn, c, fh, fw = W.shape
         n, _, h, w = x.shape
-        oh = _out_size(h, fh, self.stride, self.pad)
-        ow = _out_size(w, fw, self.stride, self.pad)
+        oh = out_size(h, fh, self.stride, self.pad)
+        ow = out_size(w, fw, self.stride, self.pad)
         if pool is not None and not pool.fits_2x2((n, fn, oh, ow)):
             return pool.forward_unchecked(self.forward_unchecked(x, train_flg, act), train_flg)
         out = np.empty((n, fn, oh, ow), dtype=W.dtype)

@@ -32,35 +32,32 @@ DEFAULT_WARM_UP = 10 ** 8
 WAIT_POLICY = {"GOMP_SPINCOUNT": "20000", "KMP_BLOCKTIME": "1"}
 
 
-def _positive_int(name, default):
+def _int(name, default, minimum):
+    """$name as an int >= minimum; ``default`` when unset."""
     text = os.environ.get(name)
     if text is None:
         return default
-    if not text.strip().isdigit() or int(text) < 1:
-        raise ValueError(f"{name} must be a positive int, got {text!r}")
+    if not text.strip().isdigit() or int(text) < minimum:
+        wanted = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        raise ValueError(f"{name} must be {wanted}, got {text!r}")
     return int(text)
 
 
 def warm_up():
     """$FASTSCRATCH_WARM_UP (an int >= 0): the work the default backend runs on the NumPy
     twins before it loads Numba's kernels; 0: kernels from the first call. Default 10^8."""
-    text = os.environ.get(WARM_UP)
-    if text is None:
-        return DEFAULT_WARM_UP
-    if not text.strip().isdigit():
-        raise ValueError(f"{WARM_UP} must be an int >= 0, got {text!r}")
-    return int(text)
+    return _int(WARM_UP, DEFAULT_WARM_UP, 0)
 
 
 def num_threads(default):
     """$FASTSCRATCH_NUM_THREADS (a positive int), else ``default``."""
-    return _positive_int(NUM_THREADS, default)
+    return _int(NUM_THREADS, default, 1)
 
 
 def parallel_min():
     """$FASTSCRATCH_PARALLEL_MIN (a positive int): elements from which elementwise kernels run
     their parallel twin; a huge value keeps every kernel serial. Default 2^18."""
-    return _positive_int(PARALLEL_MIN, DEFAULT_PARALLEL_MIN)
+    return _int(PARALLEL_MIN, DEFAULT_PARALLEL_MIN, 1)
 
 
 def data_dir():

@@ -38,10 +38,7 @@ from .pool import max2x2_rows, scatter2x2_rows
 __all__ = ["conv_forward", "conv_backward"]
 
 
-@inline
-def out_size(size, window, stride, pad):
-    """Output positions along one axis."""
-    return (size + 2 * pad - window) // stride + 1
+out_size = inline(work.out_size)
 
 
 @inline

@@ -3,6 +3,7 @@ import numpy as np
 
 from ..constants import NONE
 from ..util import col2im, im2col
+from ..work import out_size
 from .activation import act_backward, act_forward
 from .pool import pool_backward, pool_forward
 
@@ -33,8 +34,7 @@ def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx, codes=None):
     fn = W.shape[0]
     if codes is not None:
         n, _, h, w = x.shape
-        oh = (h + 2 * pad - W.shape[2]) // stride + 1
-        ow = (w + 2 * pad - W.shape[3]) // stride + 1
+        oh, ow = out_size(h, W.shape[2], stride, pad), out_size(w, W.shape[3], stride, pad)
         arg_max = codes.transpose(0, 2, 3, 1).reshape(-1)
         dy, y_max = np.empty((2, n, fn, oh, ow), dout.dtype)
         pool_backward(dout, arg_max, 2, 2, 2, 0, dy)
