@@ -111,20 +111,31 @@ def _conv_geometry(case, dtype, rng):
     return x, W, rng.standard_normal(fn).astype(dtype), stride, pad, (oh, ow)
 
 
+def _conv_direct():
+    """The conv kernels' ``direct`` as the layers pass it on this machine
+    (kernels.conv.direct_pays), in a tuple; empty for a revision whose kernels predate it (a
+    `bench ab` side)."""
+    pays = getattr(kernels.conv, "direct_pays", None)
+    return () if pays is None else (pays(),)
+
+
 def build_conv_forward(case, dtype, rng):
     x, W, b, stride, pad, (oh, ow) = _conv_geometry(case, dtype, rng)
     out = np.empty((x.shape[0], W.shape[0], oh, ow), dtype)
-    return [(x, W, b, stride, pad, RELU, out)], ()
+    direct = _conv_direct()
+    return [(x, W, b, stride, pad, RELU, out) + ((None, None) + direct if direct else ())], ()
 
 
 def build_conv_backward(case, dtype, rng):
     """dW, db and dx (the inner layers' backward) through a fused ReLU."""
     (fwd,), _ = build_conv_forward(case, dtype, rng)
-    reference.conv.conv_forward(*fwd)
-    x, W, _, stride, pad, act, out = fwd
+    x, W, b, stride, pad, act, out = fwd[:7]
+    reference.conv.conv_forward(x, W, b, stride, pad, act, out)
     dout = rng.standard_normal(out.shape).astype(dtype)
-    return [(dout, out, act, x, W, stride, pad, np.empty_like(W),
-             np.empty(W.shape[0], dtype), np.empty_like(x))], ()
+    direct = _conv_direct()
+    grads = (np.empty_like(W), np.empty(W.shape[0], dtype), np.empty_like(x))
+    return [(dout, out, act, x, W, stride, pad) + grads +
+            ((None,) + direct if direct else ())], ()
 
 
 def build_pool_forward(case, dtype, rng):

@@ -66,6 +66,19 @@ def _end_warm_up():
         globals()["ops"] = operations("numba")
 
 
+def direct_convolution():
+    """The conv operations' ``direct`` argument: on the 'numba' backend past its warm-up,
+    whether its 3x3 layers run Numba's own loops (kernels.conv.direct_pays, asked once); else
+    False (the twins have one formulation)."""
+    global _direct
+    if name_in_use != "numba" or _warming_up:
+        return False
+    if _direct is None:
+        from .kernels import conv
+        _direct = conv.direct_pays()
+    return _direct
+
+
 def warming_up():
     """True while the default backend still runs the NumPy twins (before Numba is loaded)."""
     return _warming_up and name_in_use == "numba"
@@ -151,3 +164,4 @@ _select("numba")
 _warming_up = True  # the default backend's warm-up; its budget is read on the first ``ops``
 _work_left = None
 _warm_up_ops = None
+_direct = None  # direct_convolution(), once asked

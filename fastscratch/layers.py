@@ -462,12 +462,13 @@ class Convolution(Layer):
         self.col_W = self.W.reshape(fn, -1).T
         self._pooled = self._codes = None
         if pool is None:
-            backend.ops.conv_forward(x, W, self.b, self.stride, self.pad, _code(act), out)
+            backend.ops.conv_forward(x, W, self.b, self.stride, self.pad, _code(act), out,
+                                     None, None, backend.direct_convolution())
             return _held(act, out)
         pooled = np.empty((n, fn, oh // 2, ow // 2), dtype=W.dtype)
         codes = np.empty(pooled.shape, dtype=np.uint8)
         backend.ops.conv_forward(x, W, self.b, self.stride, self.pad, _code(act), out, pooled,
-                                 codes)
+                                 codes, backend.direct_convolution())
         if train_flg:
             self._pooled, self._codes = pooled, codes
         pool.hold(_held(act, out), self._codes)
@@ -484,10 +485,11 @@ class Convolution(Layer):
         if pool is not None and self._codes is not None:  # the pool ran in the forward kernel
             backend.ops.conv_backward(dout, dout if act is None else self._pooled, _code(act),
                                       self._train_x, W, self.stride, self.pad, self.dW,
-                                      self.db, dx, self._codes)
+                                      self.db, dx, self._codes, backend.direct_convolution())
             return dx
         if pool is not None:
             dout = pool.backward_unchecked(dout)
         backend.ops.conv_backward(dout, dout if act is None else act.out, _code(act),
-                                  self._train_x, W, self.stride, self.pad, self.dW, self.db, dx)
+                                  self._train_x, W, self.stride, self.pad, self.dW, self.db, dx,
+                                  None, backend.direct_convolution())
         return dx

@@ -462,6 +462,47 @@ def test_conv_kernels_match_reference(name, geometry, dtype, twin, rng):
         _compare(name, args, twin, dtype)
 
 
+# conv_forward and conv_backward with ``direct`` (kernels/conv.py's direct3x3, Numba's own loops
+# for 3x3 stride-1 layers): 16, 20 and fewer channels (1, 3), pad 1, 2 and 0, odd and non-square
+# sides, filter counts that end in a partial pass (5, 6, 9); float32 runs it from 12 output rows
+# (DIRECT_MIN_OH_F32) and keeps the products at the last geometry's 8 x 8.
+DIRECT_GEOMETRIES = [(3, 16, 12, 12, 8, 3, 3, 1, 1), (2, 3, 13, 12, 5, 3, 3, 1, 2),
+                     (2, 20, 14, 13, 6, 3, 3, 1, 0), (4, 1, 14, 14, 9, 3, 3, 1, 1),
+                     (17, 16, 12, 12, 16, 3, 3, 1, 1), (3, 16, 8, 8, 32, 3, 3, 1, 1)]
+
+
+def _direct_case(name, pooled, dtype, geometry, rng, act, need_dx=True):
+    """_conv_case or _pooled_conv_case with ``direct`` (and the pool's arguments) given."""
+    if pooled:
+        return _pooled_conv_case(name, dtype, geometry, rng, act, need_dx) + [True]
+    rest = [None, None, True] if name == "conv_forward" else [None, True]
+    return _conv_case(name, dtype, geometry, rng, act, need_dx) + rest
+
+
+@pytest.mark.parametrize("twin", ["serial", "parallel"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("geometry", DIRECT_GEOMETRIES, ids=lambda g: "x".join(map(str, g)))
+@pytest.mark.parametrize("pooled", [False, True], ids=["conv", "pooled"])
+@pytest.mark.parametrize("name", POOLED_OPS)
+def test_direct_conv_kernels_match_reference(name, pooled, geometry, dtype, twin, rng):
+    """As test_conv_kernels_match_reference, on direct3x3's loops."""
+    for act in ACTS:
+        for need_dx in ([True, False] if name == "conv_backward" else [True]):
+            _compare(name, _direct_case(name, pooled, dtype, geometry, rng, act, need_dx), twin,
+                     dtype)
+
+
+def test_direct_geometries_meet_direct3x3():
+    """DIRECT_GEOMETRIES run direct3x3 in both dtypes but float32's at 8 x 8, which keeps the
+    products."""
+    from fastscratch.kernels import conv
+    for n, c, h, w, fn, fh, fw, stride, pad in DIRECT_GEOMETRIES:
+        oh = (h + 2 * pad - fh) // stride + 1
+        assert conv.direct_3x3(True, stride, fh, fw, oh, 8)
+        assert conv.direct_3x3(True, stride, fh, fw, oh, 4) == (oh > 8)
+        assert not conv.direct_3x3(False, stride, fh, fw, oh, 8)
+
+
 def _backward_paths(geometry):
     """(dW on shifted views, dx on shifted views, images per dW product on patches, most
     images in a block) of kernels/conv.py's conv_backward at ``geometry``."""
@@ -512,14 +553,18 @@ def test_conv_results_do_not_depend_on_thread_count(geometry):
              for name in CONV_OPS}
     cases.update({(name, True): _pooled_conv_case(name, np.float64, geometry, rng, RELU)
                   for name in POOLED_OPS})
+    if geometry[5:8] == (3, 3, 1):  # and on direct3x3's loops
+        cases.update({(name, pooled, "direct"): _direct_case(name, pooled, np.float64,
+                                                             geometry, rng, RELU)
+                      for name in POOLED_OPS for pooled in (False, True)})
     results = []
     for n in (1, numba.config.NUMBA_NUM_THREADS):
         numba.set_num_threads(n)
         run = {}
-        for (name, pooled), args in cases.items():
+        for key, args in cases.items():
             args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-            getattr(_op(name), "parallel")(*args)
-            run[name, pooled] = [a for a in args if isinstance(a, np.ndarray)]
+            getattr(_op(key[0]), "parallel")(*args)
+            run[key] = [a for a in args if isinstance(a, np.ndarray)]
         results.append(run)
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     for key in cases:

@@ -37,6 +37,26 @@ from .pool import max2x2_rows, scatter2x2_rows
 
 __all__ = ["conv_forward", "conv_backward"]
 
+# OpenBLAS cores (openblas_get_corename's names) whose kernels use 512-bit vectors.
+WIDE_BLAS_CORES = ("skylakex", "cooperlake", "sapphirerapids")
+
+
+def direct_pays():
+    """Whether 3x3 layers should run direct3x3 (the kernels' ``direct`` argument): where
+    Numba compiles for a host with AVX-512 but the kernels' BLAS runs narrower kernels, an
+    OpenBLAS core such as Haswell (which OPENBLAS_CORETYPE=Haswell forces). Measured at
+    DeepConvNet's shapes, one thread: direct3x3 1.4-2.5x the per-tap products on that core,
+    0.75-1.0x those of OpenBLAS's AVX-512 core (SkylakeX)."""
+    import llvmlite.binding as llvm
+    import numba
+    from .. import threads
+    if numba.config.CPU_NAME not in (None, "host") or \
+            not llvm.get_host_cpu_features().get("avx512f"):
+        return False
+    libs = threads.blas_pools()[0]
+    return bool(libs) and all(lib.internal_api == "openblas" and lib.architecture and
+                              lib.architecture.lower() not in WIDE_BLAS_CORES for lib in libs)
+
 
 out_size = inline(work.out_size)
 
@@ -198,6 +218,128 @@ def tap_view(xf, i, j, wp, oh_):
     return xf[:, off:off + oh_ * wp]
 
 
+# Output rows from which a float32 3x3 layer runs direct3x3: at 8 x 8 outputs (80 positions a
+# row of filters) the per-tap products were faster even on the Haswell core (70 against 63
+# GFLOP/s), from 14 x 14 on direct3x3 (91-109 against 51-67). Float64 gains at every size.
+DIRECT_MIN_OH_F32 = 12
+
+
+@inline
+def direct_3x3(direct, stride, fh_, fw_, oh_, itemsize):
+    """Whether a layer runs direct3x3 (Numba's own loops) instead of BLAS products: asked for
+    (``direct``: the machine's choice, kernels.conv.direct_pays), 3x3 at stride 1, and outputs
+    large enough in float32."""
+    return direct and stride == 1 and fh_ == 3 and fw_ == 3 and \
+        (itemsize == 8 or oh_ >= DIRECT_MIN_OH_F32)
+
+
+@inline
+def taps9(w):
+    """One filter channel's 9 taps w (9,) as a tuple (values, kept in registers)."""
+    return (w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8])
+
+
+@inline
+def window9(r0, r1, r2, p):
+    """The 3x3 window at flat position p of three consecutive image rows r0, r1, r2."""
+    return (r0[p], r0[p + 1], r0[p + 2], r1[p], r1[p + 1], r1[p + 2], r2[p], r2[p + 1],
+            r2[p + 2])
+
+
+@inline
+def dot9(a, v):
+    """sum_t a[t] v[t] over 9 taps, as a fixed tree of sums."""
+    return (((a[0] * v[0] + a[1] * v[1]) + (a[2] * v[2] + a[3] * v[3]))
+            + ((a[4] * v[4] + a[5] * v[5]) + (a[6] * v[6] + a[7] * v[7]))) + a[8] * v[8]
+
+
+@inline
+def direct_pass4(wk, f, xf, wp, z):
+    """z[f:f + 4] += the 3x3 convolution of xf by filters f to f + 3 (see direct3x3)."""
+    z0 = z[f]
+    z1 = z[f + 1]
+    z2 = z[f + 2]
+    z3 = z[f + 3]
+    for c in range(xf.shape[0]):
+        a = taps9(wk[f, c])
+        b = taps9(wk[f + 1, c])
+        d = taps9(wk[f + 2, c])
+        e = taps9(wk[f + 3, c])
+        r0 = xf[c]
+        r1 = xf[c, wp:]
+        r2 = xf[c, 2 * wp:]
+        for p in range(z.shape[1]):
+            v = window9(r0, r1, r2, p)
+            z0[p] += dot9(a, v)
+            z1[p] += dot9(b, v)
+            z2[p] += dot9(d, v)
+            z3[p] += dot9(e, v)
+
+
+@inline
+def direct_pass2(wk, f, xf, wp, z):
+    """z[f:f + 2] += the 3x3 convolution of xf by filters f and f + 1 (see direct3x3)."""
+    z0 = z[f]
+    z1 = z[f + 1]
+    for c in range(xf.shape[0]):
+        a = taps9(wk[f, c])
+        b = taps9(wk[f + 1, c])
+        r0 = xf[c]
+        r1 = xf[c, wp:]
+        r2 = xf[c, 2 * wp:]
+        for p in range(z.shape[1]):
+            v = window9(r0, r1, r2, p)
+            z0[p] += dot9(a, v)
+            z1[p] += dot9(b, v)
+
+
+@inline
+def direct_pass1(wk, f, xf, wp, z):
+    """z[f] += the 3x3 convolution of xf by filter f (see direct3x3)."""
+    z0 = z[f]
+    for c in range(xf.shape[0]):
+        a = taps9(wk[f, c])
+        r0 = xf[c]
+        r1 = xf[c, wp:]
+        r2 = xf[c, 2 * wp:]
+        for p in range(z.shape[1]):
+            z0[p] += dot9(a, window9(r0, r1, r2, p))
+
+
+@inline
+def direct3x3(wk, xf, wp, z):
+    """z[f, p] = sum_c sum_{i, j < 3} wk[f, c, 3 i + j] xf[c, p + i wp + j] for p < P: a 3x3
+    stride-1 convolution on the flat rows of width wp of zero-bordered images; wk (FN, C, 9),
+    xf (C, >= P + 2 wp + 2), z (FN, P). No BLAS: each position's 9 inputs are loaded once for
+    a few filters, whose taps stay in registers, and the loop over positions is vectorized at
+    the host's width; z is summed over the channels in order. Filters per pass, as measured at
+    DeepConvNet's shapes (one thread, AVX-512): 4 in float32, 2 in float64 (whose 4 x 9 taps
+    would not fit the 32 vector registers beside the inputs)."""
+    z[:] = 0
+    fn_ = wk.shape[0]
+    f = 0
+    if z.itemsize == 4:
+        while f + 4 <= fn_:
+            direct_pass4(wk, f, xf, wp, z)
+            f += 4
+    while f + 2 <= fn_:
+        direct_pass2(wk, f, xf, wp, z)
+        f += 2
+    while f < fn_:
+        direct_pass1(wk, f, xf, wp, z)
+        f += 1
+
+
+@inline
+def flipped_taps(W, wd):
+    """wd[c, f, t] = W[f, c, 2 - t // 3, 2 - t % 3]: the 3x3 filters W (FN, C, 3, 3) turned for
+    dx, a convolution of the gradient by the flipped filters (C, FN, 9)."""
+    for f in range(W.shape[0]):
+        for c in range(W.shape[1]):
+            for t in range(9):
+                wd[c, f, t] = W[f, c, 2 - t // 3, 2 - t % 3]
+
+
 # Partial sums kept by lane_sum: independent additions that the compiler can vectorize (a single
 # running sum is one dependent addition after another).
 LANES = 16
@@ -221,37 +363,45 @@ def lane_sum(v, lanes):
 
 
 @kernel(work=work.conv_forward, parallel_min=PRODUCT_PARALLEL_MIN)
-def conv_forward(x, W, b, stride, pad, act, out, pooled=None, codes=None):
+def conv_forward(x, W, b, stride, pad, act, out, pooled=None, codes=None, direct=False):
     """out = act(conv(x, W) + b); x (N, C, H, W), W (FN, C, FH, FW), b (FN,),
     out (N, FN, OH, OW). With pooled and codes (N, FN, OH // 2, OW // 2), codes uint8: also the
     2x2 stride-2 max pool of out and the window index (0..3) of each first maximum. Each
-    image's products go through a scratch while it is used."""
+    image's products go through a scratch while it is used. ``direct``: 3x3 layers may run
+    Numba's own loops (direct_3x3) instead of BLAS."""
     n_, fn_, oh_, ow_ = out.shape
     c_, h, w = x.shape[1], x.shape[2], x.shape[3]
     fh_, fw_ = W.shape[2], W.shape[3]
     k_, p_ = c_ * fh_ * fw_, oh_ * ow_
     hp, wp = h + 2 * pad, w + 2 * pad
-    shifts = by_shifts(stride, c_, fw_, ow_, False)
+    d3 = direct_3x3(direct, stride, fh_, fw_, oh_, out.itemsize)
+    shifts = not d3 and by_shifts(stride, c_, fw_, ow_, False)
+    flat = shifts or d3  # on flat zero-bordered rows, the products on an OH x Wp grid
     w_mat = W.reshape(fn_, k_)
+    wk = W.reshape(fn_, c_, fh_ * fw_)
     taps = np.empty((fh_ * fw_ if shifts else 0, fn_, c_), out.dtype)
     if shifts:
         tap_filters(W, taps)
     zero, one = out.dtype.type(0.0), out.dtype.type(1.0)
     nb = image_blocks(n_)
     for blk in prange(nb):
-        col = np.empty((0 if shifts else k_, p_), out.dtype)
-        xp = np.zeros((0 if shifts else c_, hp, wp), out.dtype)
-        xf = np.zeros((c_ if shifts else 0, hp * wp + fw_ - 1), out.dtype)
-        zw = np.empty((fn_ if shifts else 0, oh_ * wp), out.dtype)
+        col = np.empty((0 if flat else k_, p_), out.dtype)
+        xp = np.zeros((0 if flat else c_, hp, wp), out.dtype)
+        xf = np.zeros((c_ if flat else 0, hp * wp + fw_ - 1), out.dtype)
+        zw = np.empty((fn_ if flat else 0, oh_ * wp), out.dtype)
         for n in block_rows(blk, nb, n_):
-            if shifts:
+            if flat:
                 flat_pad(x[n], pad, xf, True)
+            if d3:
+                direct3x3(wk, xf, wp, zw)
+            elif shifts:
                 for t in range(fh_ * fw_):
                     view = tap_view(xf, t // fw_, t % fw_, wp, oh_)
                     if t == 0:
                         gemm(taps[t], False, view, False, zw)
                     else:
                         gemm_add(taps[t], False, view, False, zw)
+            if flat:
                 epilogue(zw, wp, b, act, zero, one, out[n].reshape(fn_, p_), oh_, ow_)
             else:
                 pad_into(x[n], pad, xp)
@@ -302,16 +452,17 @@ def patches_channels_last(xh, fh_, fw_, oh_, ow_, col_t):
 
 
 @kernel(work=work.conv_backward, parallel_min=PRODUCT_PARALLEL_MIN)
-def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx, codes=None):
+def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx, codes=None, direct=False):
     """Through act (y its output; with NONE y is not read) and the convolution of x: dW, db
     and, unless dx is None, dx; dout, y (N, FN, OH, OW), x, dx (N, C, H, W), W, dW
     (FN, C, FH, FW), db (FN,). With codes (conv_forward's): dout and y are the gradient and
     the values of its pooled output (N, FN, OH // 2, OW // 2), routed to the maxima first.
     dW runs on shifted views when by_shifts(backward) says so, else on the patches
     (channels-last where the forward runs on views) of a group of images (patch_group) at a
-    time; dx on shifted views whenever the forward does, else by col2im. Views and patches
-    are made again from x, in scratch; BLAS adds each image's (or group's) dW into its
-    block's partial sum."""
+    time; dx by direct3x3 where direct_3x3 says so (a convolution of the gradient, bordered by
+    zeros, with the flipped filters), else on shifted views wherever the forward runs on them,
+    else by col2im. Views and patches are made again from x, in scratch; BLAS adds each
+    image's (or group's) dW into its block's partial sum."""
     n_, c_, h, w = x.shape
     fn_, fh_, fw_ = W.shape[0], W.shape[2], W.shape[3]
     oh_, ow_ = out_size(h, fh_, stride, pad), out_size(w, fw_, stride, pad)
@@ -320,23 +471,34 @@ def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx, codes=None):
     shifts = by_shifts(stride, c_, fw_, ow_, True)
     # dW on channels-last patches where the forward runs on views but dW does not
     last = not shifts and by_shifts(stride, c_, fw_, ow_, False)
-    dx_shifts = dx is not None and by_shifts(stride, c_, fw_, ow_, False)
+    d3 = dx is not None and direct_3x3(direct, stride, fh_, fw_, oh_, dW.itemsize)
+    dx_shifts = dx is not None and not d3 and by_shifts(stride, c_, fw_, ow_, False)
     w_mat = W.reshape(fn_, k_)
     taps = np.empty((fh_ * fw_ if dx_shifts else 0, fn_, c_), dW.dtype)
     if dx_shifts:
         tap_filters(W, taps)
+    flipped = np.empty((c_ if d3 else 0, fn_, 9), dW.dtype)
+    if d3:
+        flipped_taps(W, flipped)
+    # direct3x3's dx reads the gradient's grid with 2 Wp + 2 zeros before it (g_at) and rows
+    # of zeros after it, up to its last interior row of dx plus the filter's 2 rows
+    g_at = 2 * wp + 2 if d3 else 0
+    g_len = g_at + max(oh_, h + pad) * wp if d3 else oh_ * wp
     zero, one = dW.dtype.type(0.0), dW.dtype.type(1.0)
     nb = image_blocks(n_)
     group = 1 if shifts else patch_group(p_, n_, nb)
     cols = group * p_  # columns of a group's patch matrix
     part_w = np.zeros((nb, fn_ * k_), dW.dtype)
     part_b = np.zeros((nb, fn_), dW.dtype)
-    scatter = dx is not None and not dx_shifts
+    scatter = dx is not None and not dx_shifts and not d3
+    on_grid = shifts or dx_shifts or d3
     for blk in prange(nb):
-        # shifted views: the gradient on the OH x Wp grid, zero in the dropped columns
-        gw = np.zeros((fn_ if shifts or dx_shifts else 0, oh_ * wp), dW.dtype)
+        # shifted views and direct3x3: the gradient on the OH x Wp grid, zero in the dropped
+        # columns (and around it for direct3x3)
+        g_pad = np.zeros((fn_ if on_grid else 0, g_len), dW.dtype)
+        gw = g_pad[:, g_at:g_at + oh_ * wp]
         xf = np.zeros((c_ if shifts else 0, hp * wp + fw_ - 1), dW.dtype)
-        dxf = np.empty((c_ if dx_shifts else 0, hp * wp + fw_ - 1), dW.dtype)
+        dxf = np.empty((c_ if dx_shifts or d3 else 0, hp * wp + fw_ - 1), dW.dtype)
         # patches: a group's gradients and patches side by side, image i's in columns (col_t:
         # rows) i P to (i + 1) P; the gradients zero outside a fused pool's windows
         g_mat = np.zeros((0 if shifts else fn_, cols), dW.dtype)
@@ -367,7 +529,7 @@ def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx, codes=None):
                     else:
                         pad_into(x[n], pad, xp)
                         patches(xp, fh_, fw_, stride, oh_, ow_, col[:, i:i + p_], True)
-                    if dx_shifts:
+                    if dx_shifts or d3:
                         widen(g_n, oh_, ow_, wp, gw)
                 for f in range(fn_):
                     part_b[blk, f] += lane_sum(g_n[f], lanes)
@@ -382,6 +544,9 @@ def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx, codes=None):
                     for t in range(fh_ * fw_):
                         gemm_add(taps[t], True, gw, False, tap_view(dxf, t // fw_, t % fw_, wp,
                                                                     oh_))
+                    flat_pad(dx[n], pad, dxf, False)
+                if d3:  # dx's interior rows pad to pad + H - 1 on the flat grid
+                    direct3x3(flipped, g_pad[:, pad * wp:], wp, dxf[:, pad * wp:(pad + h) * wp])
                     flat_pad(dx[n], pad, dxf, False)
             if not shifts:
                 m = (g1 - g0) * p_

@@ -10,11 +10,11 @@ from .pool import pool_backward, pool_forward
 __all__ = ["conv_forward", "conv_backward"]
 
 
-def conv_forward(x, W, b, stride, pad, act, out, pooled=None, codes=None):
+def conv_forward(x, W, b, stride, pad, act, out, pooled=None, codes=None, direct=False):
     """out = act(conv(x, W) + b); x (N, C, H, W), W (FN, C, FH, FW), b (FN,),
     out (N, FN, OH, OW). With pooled and codes (N, FN, OH // 2, OW // 2), codes uint8: also the
     book's 2x2 stride-2 max pool of out, codes its arg_max in (N, FN, OH // 2, OW // 2)
-    order."""
+    order. ``direct`` chooses the kernel's loops; the twin has only the book's."""
     n, fn = x.shape[0], W.shape[0]
     oh, ow = out.shape[2:]
     patches = im2col(x, W.shape[2], W.shape[3], stride, pad)  # (N*OH*OW, C*FH*FW)
@@ -26,11 +26,12 @@ def conv_forward(x, W, b, stride, pad, act, out, pooled=None, codes=None):
         codes[...] = arg_max.reshape(n, oh // 2, ow // 2, fn).transpose(0, 3, 1, 2)
 
 
-def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx, codes=None):
+def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx, codes=None, direct=False):
     """Through act (y its output; with NONE y is not read) and the convolution of x: dW, db
     and, unless dx is None, dx; dout, y (N, FN, OH, OW), x, dx (N, C, H, W), W, dW
     (FN, C, FH, FW), db (FN,). With codes (conv_forward's): dout and y are the gradient and the
-    values of the pooled output (N, FN, OH // 2, OW // 2), the book's pool backward first."""
+    values of the pooled output (N, FN, OH // 2, OW // 2), the book's pool backward first.
+    ``direct`` as in conv_forward."""
     fn = W.shape[0]
     if codes is not None:
         n, _, h, w = x.shape
