@@ -503,6 +503,44 @@ def test_direct_geometries_meet_direct3x3():
         assert not conv.direct_3x3(False, stride, fh, fw, oh, 8)
 
 
+class _FakeBlas:
+    def __init__(self, internal_api, architecture):
+        self.internal_api, self.architecture = internal_api, architecture
+
+
+@pytest.mark.parametrize("avx512,libs,pays", [
+    (True, [("openblas", "Haswell")], True),
+    (True, [("openblas", "Zen")], True),
+    (True, [("openblas", "SkylakeX")], False),
+    (True, [("openblas", "Haswell"), ("openblas", "SapphireRapids")], False),
+    (True, [("mkl", None)], False),
+    (True, [], False),
+    (False, [("openblas", "Haswell")], False)])
+def test_direct_pays_where_blas_is_narrower_than_the_host(monkeypatch, avx512, libs, pays):
+    """kernels.conv.direct_pays: Numba's loops where the host has AVX-512 and every kernel
+    BLAS is an OpenBLAS core without it."""
+    import llvmlite.binding as llvm
+    from fastscratch import threads
+    from fastscratch.kernels import conv
+    monkeypatch.setattr(llvm, "get_host_cpu_features", lambda: {"avx512f": avx512})
+    monkeypatch.setattr(threads, "blas_pools",
+                        lambda: ([_FakeBlas(*lib) for lib in libs], []))
+    assert conv.direct_pays() is pays
+
+
+def test_direct_convolution_is_off_on_the_twins(monkeypatch):
+    """backend.direct_convolution: the machine's choice on the numba backend, False on the
+    NumPy twins (which ignore it)."""
+    from fastscratch import backend
+    from fastscratch.kernels import conv
+    monkeypatch.setattr(conv, "direct_pays", lambda: True)
+    monkeypatch.setattr(backend, "_direct", None)
+    with backend.use_backend("numpy"):
+        assert backend.direct_convolution() is False
+    with backend.use_backend("numba"):
+        assert backend.direct_convolution() is True
+
+
 def _backward_paths(geometry):
     """(dW on shifted views, dx on shifted views, images per dW product on patches, most
     images in a block) of kernels/conv.py's conv_backward at ``geometry``."""
