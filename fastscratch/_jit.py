@@ -20,6 +20,11 @@ from . import settings, threads
 # error_model="numpy": division by zero gives inf/nan as NumPy does (and lets loops vectorize).
 # No fastmath: NaN and Inf must propagate exactly as in the NumPy reference.
 POLICY = dict(cache=True, nogil=True, error_model="numpy")
+# The one exception, for the multiply-add loops of ``sums`` helpers: fastmath's 'contract'
+# (a * b + c as one FMA instruction, rounded once) and 'reassoc' (sums may be reordered, which
+# lets LLVM vectorize a reduction); none of the flags that assume away NaN, Inf or signed zeros,
+# so those propagate as in any order of the sum.
+SUMS_POLICY = dict(POLICY, fastmath={"contract", "reassoc"})
 
 # Elements below which the serial twin wins (settings.DEFAULT_PARALLEL_MIN). On a machine whose
 # cores are busy with other work a parallel launch can wait milliseconds for a thread, so
@@ -33,6 +38,14 @@ PRODUCT_PARALLEL_MIN = 32 * PARALLEL_MIN
 def inline(fn):
     """A helper for kernels, inlined into each kernel that calls it (not called from Python)."""
     return numba.njit(inline="always", **POLICY)(fn)
+
+
+def sums(fn):
+    """A helper for kernels made of multiply-add loops, compiled apart under SUMS_POLICY and
+    called (not inlined) from kernels. Its results differ from the sequential order's by
+    rounding, in an order fixed by the host's vector width and the arrays' lengths: the same on
+    every call and at every thread count."""
+    return numba.njit(**SUMS_POLICY)(fn)
 
 
 def _renamed(fn, suffix):

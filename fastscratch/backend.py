@@ -68,14 +68,19 @@ def _end_warm_up():
 
 def direct_convolution():
     """The conv operations' ``direct`` argument: on the 'numba' backend past its warm-up,
-    whether its 3x3 layers run Numba's own loops (kernels.conv.direct_pays, asked once); else
-    False (the twins have one formulation)."""
+    whether its 3x3 layers run forward and dx on Numba's own loops (FASTSCRATCH_DIRECT_CONV,
+    by default kernels.conv.direct_pays; asked once); else False (the twins have one
+    formulation)."""
     global _direct
     if name_in_use != "numba" or _warming_up:
         return False
     if _direct is None:
-        from .kernels import conv
-        _direct = conv.direct_pays()
+        choice = settings.direct_conv()
+        if choice == "auto":
+            from .kernels import conv
+            _direct = conv.direct_pays()
+        else:
+            _direct = choice == "on"
     return _direct
 
 

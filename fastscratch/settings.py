@@ -16,6 +16,7 @@ MNIST_MIRROR = "FASTSCRATCH_MNIST_MIRROR"
 FASHION_MNIST_MIRROR = "FASTSCRATCH_FASHION_MNIST_MIRROR"
 BENCH_THREADS = "FASTSCRATCH_BENCH_THREADS"
 WARM_UP = "FASTSCRATCH_WARM_UP"
+DIRECT_CONV = "FASTSCRATCH_DIRECT_CONV"
 
 # Elements below which a kernel's serial twin wins (bench/bench_kernels.py, 2 free cores:
 # break-even at 16K-65K elements, the parallel twin 1.2-1.8x ahead from 2^18).
@@ -58,6 +59,16 @@ def parallel_min():
     """$FASTSCRATCH_PARALLEL_MIN (a positive int): elements from which elementwise kernels run
     their parallel twin; a huge value keeps every kernel serial. Default 2^18."""
     return _int(PARALLEL_MIN, DEFAULT_PARALLEL_MIN, 1)
+
+
+def direct_conv():
+    """$FASTSCRATCH_DIRECT_CONV: 'auto' (the default: the machine decides,
+    kernels.conv.direct_pays), 'on' or 'off': whether the numba backend's 3x3 stride-1 layers
+    run forward and dx on Numba's own loops instead of BLAS products."""
+    text = os.environ.get(DIRECT_CONV, "auto")
+    if text.strip().lower() not in ("auto", "on", "off"):
+        raise ValueError(f"{DIRECT_CONV} must be auto, on or off, got {text!r}")
+    return text.strip().lower()
 
 
 def data_dir():

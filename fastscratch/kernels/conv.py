@@ -16,6 +16,10 @@
   x (cheaper than writing and reading them through memory), for a group of images side by side
   (``patch_group``), so that dW is one product over all the group's positions.
 
+3x3 stride-1 layers run without BLAS where that is faster (Numba's own multiply-add loops on
+the same flat rows, ``sums`` helpers): dW always (weight_grad3x3, from 12 output rows), forward
+and dx where the kernels' BLAS is narrower than the host (direct3x3, ``direct``).
+
 Bias + activation are fused around the products while the image is in cache, and so is a 2x2
 stride-2 max pool where one follows (``pooled``, ``codes``): forward pools each image's
 activations (keeping the window index of each maximum), backward scatters the pooled gradient
@@ -29,7 +33,7 @@ import numpy as np
 from numba import prange
 
 from .. import work
-from .._jit import PRODUCT_PARALLEL_MIN, inline, kernel
+from .._jit import PRODUCT_PARALLEL_MIN, inline, kernel, sums
 from ..constants import NONE
 from ._common import activate, activate_grad, add_blocks, block_rows, image_blocks
 from .gemm import gemm, gemm_add
@@ -233,10 +237,29 @@ def direct_3x3(direct, stride, fh_, fw_, oh_, itemsize):
         (itemsize == 8 or oh_ >= DIRECT_MIN_OH_F32)
 
 
+# Output rows from which a 3x3 stride-1 layer's weight gradient runs weight_grad3x3 on every
+# host (it needs no BLAS core narrower than the host): MEASURE.
+DIRECT_DW_MIN_OH = 12
+
+
+@inline
+def direct_dw3x3(stride, fh_, fw_, oh_):
+    """Whether a layer's weight gradient runs weight_grad3x3 instead of BLAS products: 3x3 at
+    stride 1, outputs large enough."""
+    return stride == 1 and fh_ == 3 and fw_ == 3 and oh_ >= DIRECT_DW_MIN_OH
+
+
 @inline
 def taps9(w):
     """One filter channel's 9 taps w (9,) as a tuple (values, kept in registers)."""
     return (w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8])
+
+
+@inline
+def rows3(xf, c, wp):
+    """Channel c of the flat rows xf (C, ...) of width wp from its rows 0, 1 and 2 on: what
+    a 3x3 window at flat position p reads, at p, p + wp and p + 2 wp."""
+    return xf[c], xf[c, wp:], xf[c, 2 * wp:]
 
 
 @inline
@@ -265,9 +288,7 @@ def direct_pass4(wk, f, xf, wp, z):
         b = taps9(wk[f + 1, c])
         d = taps9(wk[f + 2, c])
         e = taps9(wk[f + 3, c])
-        r0 = xf[c]
-        r1 = xf[c, wp:]
-        r2 = xf[c, 2 * wp:]
+        r0, r1, r2 = rows3(xf, c, wp)
         for p in range(z.shape[1]):
             v = window9(r0, r1, r2, p)
             z0[p] += dot9(a, v)
@@ -284,9 +305,7 @@ def direct_pass2(wk, f, xf, wp, z):
     for c in range(xf.shape[0]):
         a = taps9(wk[f, c])
         b = taps9(wk[f + 1, c])
-        r0 = xf[c]
-        r1 = xf[c, wp:]
-        r2 = xf[c, 2 * wp:]
+        r0, r1, r2 = rows3(xf, c, wp)
         for p in range(z.shape[1]):
             v = window9(r0, r1, r2, p)
             z0[p] += dot9(a, v)
@@ -299,22 +318,20 @@ def direct_pass1(wk, f, xf, wp, z):
     z0 = z[f]
     for c in range(xf.shape[0]):
         a = taps9(wk[f, c])
-        r0 = xf[c]
-        r1 = xf[c, wp:]
-        r2 = xf[c, 2 * wp:]
+        r0, r1, r2 = rows3(xf, c, wp)
         for p in range(z.shape[1]):
             z0[p] += dot9(a, window9(r0, r1, r2, p))
 
 
-@inline
+@sums
 def direct3x3(wk, xf, wp, z):
     """z[f, p] = sum_c sum_{i, j < 3} wk[f, c, 3 i + j] xf[c, p + i wp + j] for p < P: a 3x3
     stride-1 convolution on the flat rows of width wp of zero-bordered images; wk (FN, C, 9),
     xf (C, >= P + 2 wp + 2), z (FN, P). No BLAS: each position's 9 inputs are loaded once for
     a few filters, whose taps stay in registers, and the loop over positions is vectorized at
-    the host's width; z is summed over the channels in order. Filters per pass, as measured at
-    DeepConvNet's shapes (one thread, AVX-512): 4 in float32, 2 in float64 (whose 4 x 9 taps
-    would not fit the 32 vector registers beside the inputs)."""
+    the host's width with FMA instructions (``sums``); z is summed over the channels in order.
+    Filters per pass, as measured at DeepConvNet's shapes (one thread, AVX-512): 4 in float32,
+    2 in float64 (whose 4 x 9 taps would not fit the 32 vector registers beside the inputs)."""
     z[:] = 0
     fn_ = wk.shape[0]
     f = 0
@@ -328,6 +345,43 @@ def direct3x3(wk, xf, wp, z):
     while f < fn_:
         direct_pass1(wk, f, xf, wp, z)
         f += 1
+
+
+@inline
+def add_scaled9(s, u, v):
+    """s + u v over 9 taps: s and v tuples, u a number."""
+    return (s[0] + u * v[0], s[1] + u * v[1], s[2] + u * v[2], s[3] + u * v[3], s[4] + u * v[4],
+            s[5] + u * v[5], s[6] + u * v[6], s[7] + u * v[7], s[8] + u * v[8])
+
+
+@sums
+def weight_grad3x3(g, xf, wp, dw):
+    """dw[f, c, 3 i + j] += sum_{p < P} g[f, p] xf[c, p + i wp + j]: the weight gradient of a
+    3x3 stride-1 convolution from one image's gradient g (FN, P) on the grid of flat rows of
+    width wp (zero in the dropped columns) and its zero-bordered flat rows xf
+    (C, >= P + 2 wp + 2); dw (FN, C, 9). Two filters a pass: each position's 9 inputs are
+    loaded once for 18 sums, which LLVM keeps in vector registers (``sums`` lets it reorder
+    them), summed over the positions."""
+    fn_, p_ = g.shape
+    zero = g.dtype.type(0.0)
+    zeros = (zero, zero, zero, zero, zero, zero, zero, zero, zero)
+    for f in range(0, fn_, 2):
+        f1 = min(f + 1, fn_ - 1)  # an odd last filter: its pass sums it twice, kept once
+        ga = g[f]
+        gb = g[f1]
+        for c in range(xf.shape[0]):
+            r0, r1, r2 = rows3(xf, c, wp)
+            sa = zeros
+            sb = zeros
+            for p in range(p_):
+                v = window9(r0, r1, r2, p)
+                sa = add_scaled9(sa, ga[p], v)
+                sb = add_scaled9(sb, gb[p], v)
+            for t in range(9):
+                dw[f, c, t] += sa[t]
+            if f1 != f:
+                for t in range(9):
+                    dw[f1, c, t] += sb[t]
 
 
 @inline
@@ -457,22 +511,26 @@ def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx, codes=None, direc
     and, unless dx is None, dx; dout, y (N, FN, OH, OW), x, dx (N, C, H, W), W, dW
     (FN, C, FH, FW), db (FN,). With codes (conv_forward's): dout and y are the gradient and
     the values of its pooled output (N, FN, OH // 2, OW // 2), routed to the maxima first.
-    dW runs on shifted views when by_shifts(backward) says so, else on the patches
-    (channels-last where the forward runs on views) of a group of images (patch_group) at a
-    time; dx by direct3x3 where direct_3x3 says so (a convolution of the gradient, bordered by
-    zeros, with the flipped filters), else on shifted views wherever the forward runs on them,
-    else by col2im. Views and patches are made again from x, in scratch; BLAS adds each
-    image's (or group's) dW into its block's partial sum."""
+    dW runs by weight_grad3x3 where direct_dw3x3 says so, else on shifted views when
+    by_shifts(backward) says so, else on the patches (channels-last where the forward runs on
+    views) of a group of images (patch_group) at a time; dx by direct3x3 where direct_3x3 says
+    so (a convolution of the gradient, bordered by zeros, with the flipped filters), else on
+    shifted views wherever dW or the forward runs on them, else by col2im. Views and patches
+    are made again from x, in scratch; each image's (or group's) dW is added into its block's
+    partial sum."""
     n_, c_, h, w = x.shape
     fn_, fh_, fw_ = W.shape[0], W.shape[2], W.shape[3]
     oh_, ow_ = out_size(h, fh_, stride, pad), out_size(w, fw_, stride, pad)
     k_, p_ = c_ * fh_ * fw_, oh_ * ow_
     hp, wp = h + 2 * pad, w + 2 * pad
-    shifts = by_shifts(stride, c_, fw_, ow_, True)
+    dw3 = direct_dw3x3(stride, fh_, fw_, oh_)
+    shifts = dw3 or by_shifts(stride, c_, fw_, ow_, True)  # dW on the flat rows' grid
     # dW on channels-last patches where the forward runs on views but dW does not
     last = not shifts and by_shifts(stride, c_, fw_, ow_, False)
     d3 = dx is not None and direct_3x3(direct, stride, fh_, fw_, oh_, dW.itemsize)
-    dx_shifts = dx is not None and not d3 and by_shifts(stride, c_, fw_, ow_, False)
+    # dx on views wherever dW or the forward is on them (so it reads dW's gradient grid)
+    dx_shifts = dx is not None and not d3 and \
+        (shifts or by_shifts(stride, c_, fw_, ow_, False))
     w_mat = W.reshape(fn_, k_)
     taps = np.empty((fh_ * fw_ if dx_shifts else 0, fn_, c_), dW.dtype)
     if dx_shifts:
@@ -533,7 +591,10 @@ def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx, codes=None, direc
                         widen(g_n, oh_, ow_, wp, gw)
                 for f in range(fn_):
                     part_b[blk, f] += lane_sum(g_n[f], lanes)
-                if shifts:
+                if dw3:
+                    flat_pad(x[n], pad, xf, True)
+                    weight_grad3x3(gw, xf, wp, part_w[blk].reshape(fn_, c_, 9))
+                elif shifts:
                     flat_pad(x[n], pad, xf, True)
                     dw_taps = part_w[blk].reshape(fh_ * fw_, fn_, c_)
                     for t in range(fh_ * fw_):
@@ -563,7 +624,7 @@ def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx, codes=None, direc
                         patches(dxp, fh_, fw_, stride, oh_, ow_, dcol[:, i:i + p_], False)
                         crop_from(dxp, pad, dx[n])
     add_blocks(part_b, db, one)
-    if not shifts and not last:
+    if dw3 or (not shifts and not last):  # dW's own layout
         add_blocks(part_w, dW.reshape(fn_ * k_), one)
         return
     dw_taps = np.empty(fn_ * k_, dW.dtype)
