@@ -15,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SELECTION = ["tests/test_convnet.py::test_float32", "tests/test_kernels.py::"
              "test_conv_kernels_match_reference", "tests/test_kernels.py::"
+             "test_direct_conv_kernels_match_reference", "tests/test_kernels.py::"
              "test_matrix_kernels_match_reference", "tests/test_kernels.py::"
              "test_affine_backward_without_dx_matches_reference", "tests/test_conv.py"]
 

@@ -338,9 +338,7 @@ def test_the_float64_check_catches_a_promoting_constant_or_count():
 # uses (N, C, H, W, pool_h, pool_w, stride, pad) from the same tuples (FN left out), so it meets
 # overlapping windows (stride < pool) and windows reaching into the padding; the last two are
 # the nets' 2x2 pooling (its unrolled path) on odd sides, at stride 2 and overlapping at stride 1.
-# Then 3x3 stride-1 layers of 12 or more output rows with 3 and 1 channels (conv_backward's dW by
-# weight_grad3x3, dx on shifted views) at pad 1 and 0, an odd filter count (5) ending in a
-# half pass. From (17, 16, ...) on, 16 or more channels (the first: dW by weight_grad3x3): the per-tap products on shifted views of
+# From (17, 16, ...) on, 16 or more channels: the per-tap products on shifted views of
 # kernels/conv.py (by_shifts) at pad 1, 0 and 2 (non-square, a 3x2 filter), backward too where
 # OW >= 5 (FW - 1), forward only at 8x8 outputs, and at stride 2 the patch matrix again. The
 # last four (9x9 outputs) run backward's dW on patches in groups of patch_group images (3 here)
@@ -350,7 +348,6 @@ CONV_GEOMETRIES = [(4, 1, 28, 28, 3, 5, 5, 1, 0), (1, 3, 7, 9, 4, 3, 3, 2, 1),
                    (3, 2, 11, 6, 5, 3, 2, 1, 2), (2, 4, 8, 8, 6, 1, 1, 1, 0),
                    (5, 3, 10, 10, 2, 4, 3, 3, 1), (1, 1, 3, 3, 2, 5, 5, 1, 1),
                    (3, 4, 9, 8, 5, 2, 2, 2, 0), (2, 3, 7, 5, 4, 2, 2, 1, 0),
-                   (2, 3, 13, 12, 5, 3, 3, 1, 1), (3, 1, 14, 15, 4, 3, 3, 1, 0),
                    (17, 16, 12, 12, 16, 3, 3, 1, 1), (3, 16, 12, 12, 8, 3, 3, 1, 0),
                    (2, 20, 11, 13, 4, 3, 2, 1, 2), (3, 16, 8, 8, 32, 3, 3, 1, 1),
                    (2, 16, 13, 11, 5, 3, 3, 2, 1), (50, 16, 9, 9, 4, 3, 3, 1, 1),
@@ -382,12 +379,10 @@ def _conv_case(name, dtype, geometry, rng, act, need_dx=True):
 
 # Convolution -> act -> Pooling(2, 2, stride 2) in one kernel (conv_forward's pooled and codes,
 # conv_backward's codes): even and odd outputs (odd: the last row or column is in no window, as
-# in the book's pool), on the patch matrix (C < 16, stride 2), with dW by weight_grad3x3 (C 3
-# and 16), on shifted views forward and backward, and on shifted views forward only (7x7
-# outputs, backward on patches).
+# in the book's pool), on the patch matrix (C < 16, stride 2), on shifted views forward and
+# backward, and on shifted views forward only (7x7 outputs, backward on patches).
 POOLED_GEOMETRIES = [CONV_GEOMETRIES[0], CONV_GEOMETRIES[1], CONV_GEOMETRIES[2],
-                     CONV_GEOMETRIES[8], CONV_GEOMETRIES[10], CONV_GEOMETRIES[12],
-                     (3, 16, 7, 7, 8, 3, 3, 1, 1)]
+                     CONV_GEOMETRIES[8], CONV_GEOMETRIES[10], (3, 16, 7, 7, 8, 3, 3, 1, 1)]
 POOLED_OPS = ["conv_forward", "conv_backward"]
 
 
@@ -467,8 +462,8 @@ def test_conv_kernels_match_reference(name, geometry, dtype, twin, rng):
         _compare(name, args, twin, dtype)
 
 
-# conv_forward and conv_backward with ``direct`` (kernels/conv.py's direct3x3, Numba's own loops
-# for 3x3 stride-1 layers): 16, 20 and fewer channels (1, 3), pad 1, 2 and 0, odd and non-square
+# conv_forward and conv_backward with ``direct`` (kernels/conv.py's direct3x3 and, from 12
+# output rows, weight_grad3x3: Numba's own loops for 3x3 stride-1 layers): 16, 20 and fewer channels (1, 3), pad 1, 2 and 0, odd and non-square
 # sides, filter counts that end in a partial pass (5, 6, 9); float32 runs it from 12 output rows
 # (DIRECT_MIN_OH_F32) and keeps the products at the last geometry's 8 x 8.
 DIRECT_GEOMETRIES = [(3, 16, 12, 12, 8, 3, 3, 1, 1), (2, 3, 13, 12, 5, 3, 3, 1, 2),
@@ -499,13 +494,15 @@ def test_direct_conv_kernels_match_reference(name, pooled, geometry, dtype, twin
 
 def test_direct_geometries_meet_direct3x3():
     """DIRECT_GEOMETRIES run direct3x3 in both dtypes but float32's at 8 x 8, which keeps the
-    products."""
+    products, and weight_grad3x3 but at 8 x 8."""
     from fastscratch.kernels import conv
     for n, c, h, w, fn, fh, fw, stride, pad in DIRECT_GEOMETRIES:
         oh = (h + 2 * pad - fh) // stride + 1
         assert conv.direct_3x3(True, stride, fh, fw, oh, 8)
         assert conv.direct_3x3(True, stride, fh, fw, oh, 4) == (oh > 8)
+        assert conv.direct_dw3x3(True, stride, fh, fw, oh) == (oh > 8)
         assert not conv.direct_3x3(False, stride, fh, fw, oh, 8)
+        assert not conv.direct_dw3x3(False, stride, fh, fw, oh)
 
 
 class _FakeBlas:
@@ -574,31 +571,25 @@ def test_direct_conv_setting_refuses_other_values(monkeypatch):
 
 
 def _backward_paths(geometry):
-    """(dW by weight_grad3x3 ('direct'), on shifted views (True) or on patches (False), dx on
-    shifted views, images per dW product on patches, most images in a block) of
-    kernels/conv.py's conv_backward at ``geometry`` (without ``direct``)."""
+    """(dW on shifted views, dx on shifted views, images per dW product on patches, most
+    images in a block) of kernels/conv.py's conv_backward at ``geometry``."""
     from fastscratch.kernels import _common, conv
     n, c, h, w, fn, fh, fw, stride, pad = geometry
     oh, ow = (h + 2 * pad - fh) // stride + 1, (w + 2 * pad - fw) // stride + 1
     nb = _common.image_blocks(n)
-    direct = conv.direct_dw3x3(stride, fh, fw, oh)
-    dw = "direct" if direct else conv.by_shifts(stride, c, fw, ow, True)
-    return (dw, direct or conv.by_shifts(stride, c, fw, ow, False),
+    return (conv.by_shifts(stride, c, fw, ow, True), conv.by_shifts(stride, c, fw, ow, False),
             conv.patch_group(oh * ow, n, nb), -(-n // nb))
 
 
 def test_conv_geometries_meet_every_backward_path():
-    """CONV_GEOMETRIES run dW by weight_grad3x3 with dx on shifted views, at 16 channels and
-    at fewer; dW and dx on shifted views; and dW on patches in groups of several images, a
-    block holding more images than a group (so a group is partial): channels-last patches
-    (where dx runs on shifted views) at pad 0, 1 and 2, and the patch matrix with dx by
+    """CONV_GEOMETRIES run dW and dx on shifted views; and dW on patches in groups of several
+    images, a block holding more images than a group (so a group is partial): channels-last
+    patches (where dx runs on shifted views) at pad 0, 1 and 2, and the patch matrix with dx by
     col2im."""
     paths = {g: _backward_paths(g) for g in CONV_GEOMETRIES}
-    assert {g[1] >= 16 for g, (dw, dx, _, _) in paths.items() if dw == "direct" and dx} == \
-        {True, False}
-    assert any(dw is True and dx for dw, dx, _, _ in paths.values())
+    assert any(dw and dx for dw, dx, _, _ in paths.values())
     grouped = [(g[-1], dx) for g, (dw, dx, group, most) in paths.items()
-               if dw is False and 1 < group < most and most % group]
+               if not dw and 1 < group < most and most % group]
     assert sorted(grouped) == [(0, True), (1, False), (1, True), (2, True)]
 
 
@@ -606,13 +597,13 @@ def test_sums_helpers_compute_float32_in_float32():
     """The precision rule for the conv kernels' ``sums`` helpers, compiled apart from them."""
     from fastscratch.kernels import conv
     f32 = lambda *s: np.ones(s, np.float32)
-    for fn, args in [(conv.weight_grad3x3, [f32(3, 40), f32(2, 64), 8, f32(3, 2, 9)]),
-                     (conv.direct3x3, [f32(5, 2, 9), f32(2, 64), 8, f32(5, 40)])]:
+    for fn, args in [(conv.weight_grad3x3, [f32(3, 45), 5, 40, f32(2, 64), 8, f32(3, 2, 9)]),
+                     (conv.direct3x3, [f32(5, 2, 9), f32(2, 70), 6, 8, f32(5, 46), 6, 40])]:
         lines = _float64_lines(fn.py_func, args)
         assert not lines, f"{fn.__name__} computes in float64 on float32 input: {lines}"
 
 
-@pytest.mark.parametrize("geometry", [CONV_GEOMETRIES[1], (2, 16, 10, 10, 4, 3, 3, 1, 1),
+@pytest.mark.parametrize("geometry", [CONV_GEOMETRIES[1], (2, 16, 12, 12, 4, 3, 3, 1, 1),
                                       CONV_GEOMETRIES[-3], CONV_GEOMETRIES[-1]],
                          ids=["patches", "shifted-views", "grouped-channels-last",
                               "grouped-patches"])
@@ -625,13 +616,12 @@ def test_float32_conv_kernels_compute_in_float32(name, pooled, geometry):
     _assert_float32_arithmetic(name, args)
 
 
-@pytest.mark.parametrize("geometry", [(37, 3, 10, 10, 8, 3, 3, 1, 1),
-                                      (37, 16, 10, 10, 8, 3, 3, 1, 1),
-                                      (37, 3, 12, 12, 7, 3, 3, 1, 1),
+@pytest.mark.parametrize("geometry", [(37, 3, 12, 12, 8, 3, 3, 1, 1),
+                                      (37, 16, 12, 12, 8, 3, 3, 1, 1),
                                       (90, 16, 8, 8, 8, 3, 3, 1, 1),
                                       (90, 3, 8, 8, 8, 3, 3, 1, 1)],
-                         ids=["patches", "shifted-views", "weight-grad3x3",
-                              "grouped-channels-last", "grouped-patches"])
+                         ids=["patches", "shifted-views", "grouped-channels-last",
+                              "grouped-patches"])
 def test_conv_results_do_not_depend_on_thread_count(geometry):
     """The parallel twins on 1 and on every thread give bit-identical results."""
     import numba

@@ -16,9 +16,9 @@
   x (cheaper than writing and reading them through memory), for a group of images side by side
   (``patch_group``), so that dW is one product over all the group's positions.
 
-3x3 stride-1 layers run without BLAS where that is faster (Numba's own multiply-add loops on
-the same flat rows, ``sums`` helpers): dW always (weight_grad3x3, from 12 output rows), forward
-and dx where the kernels' BLAS is narrower than the host (direct3x3, ``direct``).
+Where the kernels' BLAS runs narrower vectors than the host (``direct``, kernels.conv.
+direct_pays), 3x3 stride-1 layers run without BLAS: Numba's own multiply-add loops on the same
+flat rows (``sums`` helpers), direct3x3 forward and for dx, weight_grad3x3 for dW.
 
 Bias + activation are fused around the products while the image is in cache, and so is a 2x2
 stride-2 max pool where one follows (``pooled``, ``codes``): forward pools each image's
@@ -237,16 +237,19 @@ def direct_3x3(direct, stride, fh_, fw_, oh_, itemsize):
         (itemsize == 8 or oh_ >= DIRECT_MIN_OH_F32)
 
 
-# Output rows from which a 3x3 stride-1 layer's weight gradient runs weight_grad3x3 on every
-# host (it needs no BLAS core narrower than the host): MEASURE.
+# Output rows from which a 3x3 stride-1 layer's weight gradient runs weight_grad3x3 where
+# ``direct`` asks for Numba's loops. Measured per layer (conv_backward, batch 100, one thread,
+# OpenBLAS's Haswell core, ms without / with dx): at 28 x 28 and 14 x 14 float32 it is 2.1x and
+# 1.5x the per-tap products (16 channels: 11.5 / 21.3 against 5.5 / 15.9), at 8 x 8 0.69x the
+# channels-last patches (64 channels: 10.3 / 18.7 against 6.9 / 15.6; float64 0.88x).
 DIRECT_DW_MIN_OH = 12
 
 
 @inline
-def direct_dw3x3(stride, fh_, fw_, oh_):
-    """Whether a layer's weight gradient runs weight_grad3x3 instead of BLAS products: 3x3 at
-    stride 1, outputs large enough."""
-    return stride == 1 and fh_ == 3 and fw_ == 3 and oh_ >= DIRECT_DW_MIN_OH
+def direct_dw3x3(direct, stride, fh_, fw_, oh_):
+    """Whether a layer's weight gradient runs weight_grad3x3 instead of BLAS products: asked
+    for (``direct``), 3x3 at stride 1, outputs large enough."""
+    return direct and stride == 1 and fh_ == 3 and fw_ == 3 and oh_ >= DIRECT_DW_MIN_OH
 
 
 @inline
@@ -256,10 +259,11 @@ def taps9(w):
 
 
 @inline
-def rows3(xf, c, wp):
-    """Channel c of the flat rows xf (C, ...) of width wp from its rows 0, 1 and 2 on: what
-    a 3x3 window at flat position p reads, at p, p + wp and p + 2 wp."""
-    return xf[c], xf[c, wp:], xf[c, 2 * wp:]
+def rows3(xf, c, at, wp):
+    """Channel c of the flat rows xf (C, ...) of width wp from flat index ``at``, and one and
+    two rows further: what a 3x3 window at position p reads, at p, p + wp and p + 2 wp.
+    Contiguous slices of a contiguous xf, so that the loops over p vectorize."""
+    return xf[c, at:], xf[c, at + wp:], xf[c, at + 2 * wp:]
 
 
 @inline
@@ -277,19 +281,19 @@ def dot9(a, v):
 
 
 @inline
-def direct_pass4(wk, f, xf, wp, z):
+def direct_pass4(wk, f, xf, x_at, wp, z, z_at, p_):
     """z[f:f + 4] += the 3x3 convolution of xf by filters f to f + 3 (see direct3x3)."""
-    z0 = z[f]
-    z1 = z[f + 1]
-    z2 = z[f + 2]
-    z3 = z[f + 3]
+    z0 = z[f, z_at:z_at + p_]
+    z1 = z[f + 1, z_at:z_at + p_]
+    z2 = z[f + 2, z_at:z_at + p_]
+    z3 = z[f + 3, z_at:z_at + p_]
     for c in range(xf.shape[0]):
         a = taps9(wk[f, c])
         b = taps9(wk[f + 1, c])
         d = taps9(wk[f + 2, c])
         e = taps9(wk[f + 3, c])
-        r0, r1, r2 = rows3(xf, c, wp)
-        for p in range(z.shape[1]):
+        r0, r1, r2 = rows3(xf, c, x_at, wp)
+        for p in range(p_):
             v = window9(r0, r1, r2, p)
             z0[p] += dot9(a, v)
             z1[p] += dot9(b, v)
@@ -298,52 +302,54 @@ def direct_pass4(wk, f, xf, wp, z):
 
 
 @inline
-def direct_pass2(wk, f, xf, wp, z):
+def direct_pass2(wk, f, xf, x_at, wp, z, z_at, p_):
     """z[f:f + 2] += the 3x3 convolution of xf by filters f and f + 1 (see direct3x3)."""
-    z0 = z[f]
-    z1 = z[f + 1]
+    z0 = z[f, z_at:z_at + p_]
+    z1 = z[f + 1, z_at:z_at + p_]
     for c in range(xf.shape[0]):
         a = taps9(wk[f, c])
         b = taps9(wk[f + 1, c])
-        r0, r1, r2 = rows3(xf, c, wp)
-        for p in range(z.shape[1]):
+        r0, r1, r2 = rows3(xf, c, x_at, wp)
+        for p in range(p_):
             v = window9(r0, r1, r2, p)
             z0[p] += dot9(a, v)
             z1[p] += dot9(b, v)
 
 
 @inline
-def direct_pass1(wk, f, xf, wp, z):
+def direct_pass1(wk, f, xf, x_at, wp, z, z_at, p_):
     """z[f] += the 3x3 convolution of xf by filter f (see direct3x3)."""
-    z0 = z[f]
+    z0 = z[f, z_at:z_at + p_]
     for c in range(xf.shape[0]):
         a = taps9(wk[f, c])
-        r0, r1, r2 = rows3(xf, c, wp)
-        for p in range(z.shape[1]):
+        r0, r1, r2 = rows3(xf, c, x_at, wp)
+        for p in range(p_):
             z0[p] += dot9(a, window9(r0, r1, r2, p))
 
 
 @sums
-def direct3x3(wk, xf, wp, z):
-    """z[f, p] = sum_c sum_{i, j < 3} wk[f, c, 3 i + j] xf[c, p + i wp + j] for p < P: a 3x3
-    stride-1 convolution on the flat rows of width wp of zero-bordered images; wk (FN, C, 9),
-    xf (C, >= P + 2 wp + 2), z (FN, P). No BLAS: each position's 9 inputs are loaded once for
-    a few filters, whose taps stay in registers, and the loop over positions is vectorized at
-    the host's width with FMA instructions (``sums``); z is summed over the channels in order.
-    Filters per pass, as measured at DeepConvNet's shapes (one thread, AVX-512): 4 in float32,
-    2 in float64 (whose 4 x 9 taps would not fit the 32 vector registers beside the inputs)."""
-    z[:] = 0
+def direct3x3(wk, xf, x_at, wp, z, z_at, p_):
+    """z[f, z_at + p] = sum_c sum_{i, j < 3} wk[f, c, 3 i + j] xf[c, x_at + p + i wp + j] for
+    p < p_: a 3x3 stride-1 convolution on the flat rows of width wp of zero-bordered images;
+    wk (FN, C, 9), xf (C, >= x_at + p_ + 2 wp + 2), z (FN, >= z_at + p_), both contiguous
+    (the offsets stand for views, whose rows Numba could not prove contiguous). No BLAS: each
+    position's 9 inputs are loaded once for a few filters, whose taps stay in registers, and
+    the loop over positions is vectorized with FMA instructions (``sums``); z is summed over
+    the channels in order. Filters per pass, as measured at DeepConvNet's shapes (one thread,
+    AVX-512): 4 in float32, 2 in float64 (whose 4 x 9 taps would not fit the 32 vector
+    registers beside the inputs)."""
+    z[:, z_at:z_at + p_] = 0
     fn_ = wk.shape[0]
     f = 0
     if z.itemsize == 4:
         while f + 4 <= fn_:
-            direct_pass4(wk, f, xf, wp, z)
+            direct_pass4(wk, f, xf, x_at, wp, z, z_at, p_)
             f += 4
     while f + 2 <= fn_:
-        direct_pass2(wk, f, xf, wp, z)
+        direct_pass2(wk, f, xf, x_at, wp, z, z_at, p_)
         f += 2
     while f < fn_:
-        direct_pass1(wk, f, xf, wp, z)
+        direct_pass1(wk, f, xf, x_at, wp, z, z_at, p_)
         f += 1
 
 
@@ -355,22 +361,22 @@ def add_scaled9(s, u, v):
 
 
 @sums
-def weight_grad3x3(g, xf, wp, dw):
-    """dw[f, c, 3 i + j] += sum_{p < P} g[f, p] xf[c, p + i wp + j]: the weight gradient of a
-    3x3 stride-1 convolution from one image's gradient g (FN, P) on the grid of flat rows of
-    width wp (zero in the dropped columns) and its zero-bordered flat rows xf
-    (C, >= P + 2 wp + 2); dw (FN, C, 9). Two filters a pass: each position's 9 inputs are
-    loaded once for 18 sums, which LLVM keeps in vector registers (``sums`` lets it reorder
-    them), summed over the positions."""
-    fn_, p_ = g.shape
+def weight_grad3x3(g, g_at, p_, xf, wp, dw):
+    """dw[f, c, 3 i + j] += sum_{p < p_} g[f, g_at + p] xf[c, p + i wp + j]: the weight
+    gradient of a 3x3 stride-1 convolution from one image's gradient g (FN, >= g_at + p_) on
+    the grid of flat rows of width wp (zero in the dropped columns) and its zero-bordered flat
+    rows xf (C, >= p_ + 2 wp + 2); dw (FN, C, 9); g and xf contiguous. Two filters a pass:
+    each position's 9 inputs are loaded once for 18 sums, which LLVM keeps in vector registers
+    (``sums`` lets it reorder them), summed over the positions."""
+    fn_ = g.shape[0]
     zero = g.dtype.type(0.0)
     zeros = (zero, zero, zero, zero, zero, zero, zero, zero, zero)
     for f in range(0, fn_, 2):
         f1 = min(f + 1, fn_ - 1)  # an odd last filter: its pass sums it twice, kept once
-        ga = g[f]
-        gb = g[f1]
+        ga = g[f, g_at:g_at + p_]
+        gb = g[f1, g_at:g_at + p_]
         for c in range(xf.shape[0]):
-            r0, r1, r2 = rows3(xf, c, wp)
+            r0, r1, r2 = rows3(xf, c, 0, wp)
             sa = zeros
             sb = zeros
             for p in range(p_):
@@ -447,7 +453,7 @@ def conv_forward(x, W, b, stride, pad, act, out, pooled=None, codes=None, direct
             if flat:
                 flat_pad(x[n], pad, xf, True)
             if d3:
-                direct3x3(wk, xf, wp, zw)
+                direct3x3(wk, xf, 0, wp, zw, 0, oh_ * wp)
             elif shifts:
                 for t in range(fh_ * fw_):
                     view = tap_view(xf, t // fw_, t % fw_, wp, oh_)
@@ -523,7 +529,7 @@ def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx, codes=None, direc
     oh_, ow_ = out_size(h, fh_, stride, pad), out_size(w, fw_, stride, pad)
     k_, p_ = c_ * fh_ * fw_, oh_ * ow_
     hp, wp = h + 2 * pad, w + 2 * pad
-    dw3 = direct_dw3x3(stride, fh_, fw_, oh_)
+    dw3 = direct_dw3x3(direct, stride, fh_, fw_, oh_)
     shifts = dw3 or by_shifts(stride, c_, fw_, ow_, True)  # dW on the flat rows' grid
     # dW on channels-last patches where the forward runs on views but dW does not
     last = not shifts and by_shifts(stride, c_, fw_, ow_, False)
@@ -593,7 +599,7 @@ def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx, codes=None, direc
                     part_b[blk, f] += lane_sum(g_n[f], lanes)
                 if dw3:
                     flat_pad(x[n], pad, xf, True)
-                    weight_grad3x3(gw, xf, wp, part_w[blk].reshape(fn_, c_, 9))
+                    weight_grad3x3(g_pad, g_at, oh_ * wp, xf, wp, part_w[blk].reshape(fn_, c_, 9))
                 elif shifts:
                     flat_pad(x[n], pad, xf, True)
                     dw_taps = part_w[blk].reshape(fh_ * fw_, fn_, c_)
@@ -607,7 +613,7 @@ def conv_backward(dout, y, act, x, W, stride, pad, dW, db, dx, codes=None, direc
                                                                     oh_))
                     flat_pad(dx[n], pad, dxf, False)
                 if d3:  # dx's interior rows pad to pad + H - 1 on the flat grid
-                    direct3x3(flipped, g_pad[:, pad * wp:], wp, dxf[:, pad * wp:(pad + h) * wp])
+                    direct3x3(flipped, g_pad, pad * wp, wp, dxf, pad * wp, h * wp)
                     flat_pad(dx[n], pad, dxf, False)
             if not shifts:
                 m = (g1 - g0) * p_
