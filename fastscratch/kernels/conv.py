@@ -46,11 +46,12 @@ WIDE_BLAS_CORES = ("skylakex", "cooperlake", "sapphirerapids")
 
 
 def direct_pays():
-    """Whether 3x3 layers should run direct3x3 (the kernels' ``direct`` argument): where
+    """Whether 3x3 layers should run Numba's loops (the kernels' ``direct`` argument): where
     Numba compiles for a host with AVX-512 but the kernels' BLAS runs narrower kernels, an
-    OpenBLAS core such as Haswell (which OPENBLAS_CORETYPE=Haswell forces). Measured at
-    DeepConvNet's shapes, one thread: direct3x3 1.4-2.5x the per-tap products on that core,
-    0.75-1.0x those of OpenBLAS's AVX-512 core (SkylakeX)."""
+    OpenBLAS core such as Haswell (which OPENBLAS_CORETYPE=Haswell forces). Measured, the
+    DeepConvNet step at one thread with the Haswell core: 0.79-0.89x the products' time on an
+    Intel host for which LLVM emits 256-bit vectors; with OpenBLAS's AVX-512 core (SkylakeX)
+    1.15-1.31x (README, "How the conv kernels run")."""
     import llvmlite.binding as llvm
     import numba
     from .. import threads
