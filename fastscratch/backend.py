@@ -68,7 +68,7 @@ def _end_warm_up():
 
 def direct_convolution():
     """The conv operations' ``direct`` argument: on the 'numba' backend past its warm-up,
-    whether its 3x3 layers run forward and dx on Numba's own loops (FASTSCRATCH_DIRECT_CONV,
+    whether its 3x3 layers run forward, dx and dW on Numba's own loops (FASTSCRATCH_DIRECT_CONV,
     by default kernels.conv.direct_pays; asked once); else False (the twins have one
     formulation)."""
     global _direct

@@ -64,7 +64,7 @@ def parallel_min():
 def direct_conv():
     """$FASTSCRATCH_DIRECT_CONV: 'auto' (the default: the machine decides,
     kernels.conv.direct_pays), 'on' or 'off': whether the numba backend's 3x3 stride-1 layers
-    run forward and dx on Numba's own loops instead of BLAS products."""
+    run forward, dx and dW on Numba's own loops instead of BLAS products."""
     text = os.environ.get(DIRECT_CONV, "auto")
     if text.strip().lower() not in ("auto", "on", "off"):
         raise ValueError(f"{DIRECT_CONV} must be auto, on or off, got {text!r}")
